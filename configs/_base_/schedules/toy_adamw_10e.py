@@ -1,0 +1,24 @@
+# From-scratch schedule for the toy runs (1000 images, batch 8: 125 iter per
+# epoch): AdamW trains randomly initialised networks far faster than the SGD
+# recipes meant for ImageNet-pretrained backbones.
+max_epochs = 10
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
+    dict(
+        type='CosineAnnealingLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        eta_min_ratio=0.05,
+        convert_to_iter_based=True)
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.05),
+    clip_grad=dict(max_norm=35, norm_type=2))
+auto_scale_lr = dict(enable=False, base_batch_size=8)

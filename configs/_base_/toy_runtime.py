@@ -1,0 +1,14 @@
+# Runtime for the CPU toy runs: MMDetection's default runtime, with a CPU
+# process-group backend, frequent logging and few kept checkpoints.
+_base_ = 'mmdet::_base_/default_runtime.py'
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=25),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='gloo'))
+log_processor = dict(type='LogProcessor', window_size=25, by_epoch=True)
+# Same seed, same toy run: ablation rows differ only by what they change.
+randomness = dict(seed=0)

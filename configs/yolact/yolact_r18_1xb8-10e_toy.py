@@ -1,0 +1,96 @@
+# Quick-start YOLACT on the toy dataset: mmdet's own YOLACT, CPU-sized
+# (ResNet-18 from scratch, 128x128, 128-channel FPN on C3-C5 + one extra
+# level, anchors scaled to the small objects). About 10 minutes on 2 cores.
+_base_ = [
+    '../_base_/datasets/toy_shapes_instance.py', '../_base_/toy_runtime.py',
+    '../_base_/schedules/toy_adamw_10e.py'
+]
+img_norm_cfg = dict(
+    mean=[123.68, 116.78, 103.94], std=[58.40, 57.12, 57.38], to_rgb=True)
+input_size = 128
+num_classes = 5
+model = dict(
+    type='YOLACT',
+    data_preprocessor=dict(
+        type='DetDataPreprocessor',
+        mean=img_norm_cfg['mean'],
+        std=img_norm_cfg['std'],
+        bgr_to_rgb=img_norm_cfg['to_rgb'],
+        pad_mask=True),
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        zero_init_residual=False,
+        style='pytorch',
+        init_cfg=None),
+    neck=dict(
+        type='FPN',
+        in_channels=[64, 128, 256, 512],
+        out_channels=128,
+        start_level=1,
+        add_extra_convs='on_input',
+        num_outs=4,
+        upsample_cfg=dict(mode='bilinear')),
+    bbox_head=dict(
+        type='YOLACTHead',
+        num_classes=num_classes,
+        in_channels=128,
+        feat_channels=128,
+        anchor_generator=dict(
+            type='AnchorGenerator',
+            octave_base_scale=3,
+            scales_per_octave=1,
+            base_sizes=[4, 8, 16, 32],
+            ratios=[0.5, 1.0, 2.0],
+            strides=[8, 16, 32, 64]),
+        bbox_coder=dict(
+            type='DeltaXYWHBBoxCoder',
+            target_means=[.0, .0, .0, .0],
+            target_stds=[0.1, 0.1, 0.2, 0.2]),
+        loss_cls=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            reduction='none',
+            loss_weight=1.0),
+        loss_bbox=dict(type='SmoothL1Loss', beta=1.0, loss_weight=1.5),
+        num_head_convs=1,
+        num_protos=32,
+        use_ohem=True),
+    mask_head=dict(
+        type='YOLACTProtonet',
+        in_channels=128,
+        proto_channels=(128, 128, 128, None, 128, 32),
+        num_protos=32,
+        num_classes=num_classes,
+        max_masks_to_train=100,
+        loss_mask_weight=6.125,
+        with_seg_branch=True,
+        loss_segm=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)),
+    train_cfg=dict(
+        assigner=dict(
+            type='MaxIoUAssigner',
+            pos_iou_thr=0.5,
+            neg_iou_thr=0.4,
+            min_pos_iou=0.,
+            ignore_iof_thr=-1,
+            gt_max_assign_all=False),
+        sampler=dict(type='PseudoSampler'),
+        allowed_border=-1,
+        pos_weight=-1,
+        neg_pos_ratio=3,
+        debug=False),
+    test_cfg=dict(
+        nms_pre=1000,
+        min_bbox_size=0,
+        score_thr=0.05,
+        mask_thr=0.5,
+        iou_thr=0.5,
+        top_k=200,
+        max_per_img=100,
+        mask_thr_binary=0.5))

@@ -1,0 +1,15 @@
+"""mmb2inst: B2Inst for MMDetection 3.x.
+
+Importing the package registers every module into MMDetection's registries
+(configs load it with ``custom_imports=dict(imports=['mmb2inst'])``) and lets
+``torch.load`` read the checkpoints MMEngine writes (see
+:mod:`mmb2inst.utils.checkpoint`).
+"""
+from .utils.checkpoint import allow_mmengine_checkpoints
+from .version import __version__
+
+allow_mmengine_checkpoints()
+
+from . import datasets, models, structures  # noqa: E402,F401,I001
+
+__all__ = ['__version__']

@@ -1,0 +1,3 @@
+from .boundary_basis import BoundaryBasis
+
+__all__ = ['BoundaryBasis']

@@ -1,0 +1,207 @@
+"""The holistic boundary basis of B2Inst (paper §4.1, Fig. 3, Table 2).
+
+One module serves every basis-based host (YOLACT's protonet, BlendMask's
+basis module): the host gives it the features of its basis tower (before the
+last projection to K bases) and its FPN features; the module predicts an
+image-level boundary map, supervises it, and optionally hands it back as the
+(K+1)-th basis. The Table 2 designs are its options:
+
+======  ===========  ========  ============
+design  supervision  fusion    use_as_basis
+======  ===========  ========  ============
+(a)     local        single    False
+(b)     global       multi     False
+(c)     global       multi     True
+(d)     global       single    False
+(e)     global       single    True
+======  ===========  ========  ============
+"""
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.ops import roi_align
+from mmdet.registry import MODELS
+from mmdet.utils import InstanceList
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmb2inst.structures import image_boundary_map, laplacian_boundary
+
+SUPERVISIONS = ('global', 'local', 'none')
+FUSIONS = ('single', 'multi')
+
+
+def masks_at(gt_masks, size: Tuple[int, int], device) -> Tensor:
+    """Binary GT masks resampled to a feature resolution.
+
+    Bilinear resampling thresholded at 0.5, as YOLACT's own mask targets, so
+    the boundary targets and the mask targets agree.
+
+    Returns:
+        Tensor: ``(N, h, w)`` float.
+    """
+    masks = gt_masks.to_tensor(dtype=torch.float32, device=device)
+    if masks.shape[0] == 0:
+        return masks.new_zeros((0, ) + tuple(size))
+    masks = F.interpolate(
+        masks[None], size, mode='bilinear', align_corners=False)[0]
+    return (masks > 0.5).float()
+
+
+@MODELS.register_module()
+class BoundaryBasis(BaseModule):
+    """Predicts the holistic boundary map from a basis tower.
+
+    Args:
+        in_channels (int): Channels of the basis tower features.
+        feat_channels (int): Channels of the boundary branch.
+        supervision (str): ``'global'`` (the loss on the whole map against
+            the image-level Laplacian boundaries of all GT masks),
+            ``'local'`` (on the map RoI-pooled by each GT box, against that
+            instance's boundary, as BMask R-CNN) or ``'none'``.
+        fusion (str): ``'single'`` (predict from the basis tower alone) or
+            ``'multi'`` (BMask R-CNN's fusion: boundary features from
+            several FPN levels exchange information with the basis tower in
+            both directions through 1x1 convs).
+        use_as_basis (bool): Hand the boundary probability map to the host
+            as an extra basis, so instance masks are composed of K+1 bases.
+        fpn_channels (int): Channels of the FPN features (``fusion='multi'``).
+        fusion_levels (Sequence[int]): FPN levels fused (``'multi'``).
+        local_size (int): RoI size of the local supervision.
+        loss_boundary (dict): The boundary loss (BCE + Dice + crisp).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        feat_channels: int = 128,
+        supervision: str = 'global',
+        fusion: str = 'single',
+        use_as_basis: bool = True,
+        fpn_channels: int = 256,
+        fusion_levels: Sequence[int] = (0, 1, 2),
+        local_size: int = 28,
+        loss_boundary: dict = dict(type='BoundaryLoss'),
+        init_cfg: Optional[dict] = dict(type='Kaiming', layer='Conv2d')
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if supervision not in SUPERVISIONS:
+            raise ValueError(f'BoundaryBasis: supervision={supervision!r} '
+                             f'is not one of {SUPERVISIONS}.')
+        if fusion not in FUSIONS:
+            raise ValueError(f'BoundaryBasis: fusion={fusion!r} is not one '
+                             f'of {FUSIONS}.')
+        if supervision == 'none' and not use_as_basis:
+            raise ValueError(
+                'BoundaryBasis: supervision=\'none\' with use_as_basis=False '
+                'leaves the boundary branch without any effect; drop the '
+                '`boundary` option instead.')
+        self.supervision = supervision
+        self.fusion = fusion
+        self.use_as_basis = use_as_basis
+        self.fusion_levels = tuple(fusion_levels)
+        self.local_size = local_size
+        if fusion == 'multi':
+            self.laterals = nn.ModuleList(
+                nn.Conv2d(fpn_channels, feat_channels, 1)
+                for _ in self.fusion_levels)
+            self.basis_to_boundary = nn.Conv2d(in_channels, feat_channels, 1)
+            self.boundary_to_basis = nn.Conv2d(feat_channels, in_channels, 1)
+            first_in = feat_channels
+        else:
+            first_in = in_channels
+        self.boundary_conv = nn.Conv2d(first_in, feat_channels, 3, padding=1)
+        self.boundary_pred = nn.Conv2d(feat_channels, 1, 1)
+        self.loss_boundary = (
+            MODELS.build(loss_boundary) if supervision != 'none' else None)
+
+    def forward(self, basis_feat: Tensor,
+                fpn_feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        """
+        Args:
+            basis_feat (Tensor): ``(B, C, h, w)`` basis tower features,
+                before the host's last projection to its K bases.
+            fpn_feats (Sequence[Tensor]): FPN levels, finest first.
+
+        Returns:
+            tuple: ``basis_feat`` (``(B, C, h, w)``, changed only by the
+            multi-scale fusion) and the boundary logits ``(B, 1, h, w)``.
+        """
+        if self.fusion == 'multi':
+            size = basis_feat.shape[-2:]
+            feat = self.basis_to_boundary(basis_feat)
+            for lateral, level in zip(self.laterals, self.fusion_levels):
+                feat = feat + F.interpolate(
+                    lateral(fpn_feats[level]),
+                    size,
+                    mode='bilinear',
+                    align_corners=False)
+            feat = F.relu(self.boundary_conv(feat))
+            basis_feat = basis_feat + self.boundary_to_basis(feat)
+        else:
+            feat = F.relu(self.boundary_conv(basis_feat))
+        return basis_feat, self.boundary_pred(feat)
+
+    @staticmethod
+    def as_basis(boundary_logits: Tensor) -> Tensor:
+        """The boundary basis given to the mask assembler: ``(B, 1, h, w)``
+        probabilities, in the value range of the other (ReLU'd) bases."""
+        return boundary_logits.sigmoid()
+
+    def get_global_targets(self, batch_gt_instances: InstanceList,
+                           size: Tuple[int, int], device) -> Tensor:
+        """Image-level boundary targets ``(B, 1, h, w)``: the Laplacian
+        boundary of each GT mask at the map's resolution, merged over the
+        instances of each image."""
+        return torch.stack([
+            image_boundary_map(
+                masks_at(gt.masks, size, device), out_shape=size)[None]
+            for gt in batch_gt_instances
+        ])
+
+    def loss(self, boundary_logits: Tensor, batch_gt_instances: InstanceList,
+             batch_img_metas: List[dict]) -> dict:
+        """Boundary loss of the map ``(B, 1, h, w)``."""
+        if self.supervision == 'none':
+            return dict()
+        if self.supervision == 'global':
+            with torch.no_grad():
+                targets = self.get_global_targets(batch_gt_instances,
+                                                  boundary_logits.shape[-2:],
+                                                  boundary_logits.device)
+            return dict(
+                loss_boundary=self.loss_boundary(boundary_logits, targets))
+        return dict(
+            loss_boundary=self._local_loss(boundary_logits, batch_gt_instances,
+                                           batch_img_metas))
+
+    def _local_loss(self, boundary_logits: Tensor,
+                    batch_gt_instances: InstanceList,
+                    batch_img_metas: List[dict]) -> Tensor:
+        """Design (a): the map RoI-pooled by each GT box against the
+        Laplacian boundary of that instance's mask cropped to the box."""
+        h, w = boundary_logits.shape[-2:]
+        size = (self.local_size, self.local_size)
+        rois, targets = [], []
+        for i, (gt,
+                meta) in enumerate(zip(batch_gt_instances, batch_img_metas)):
+            if len(gt) == 0:
+                continue
+            pad_h, pad_w = meta.get('batch_input_shape', meta['pad_shape'])
+            boxes = gt.bboxes
+            boxes = getattr(boxes, 'tensor', boxes).float()
+            scale = boxes.new_tensor([w / pad_w, h / pad_h] * 2)
+            rois.append(
+                torch.cat([boxes.new_full((len(boxes), 1), i), boxes * scale],
+                          1))
+            crops = gt.masks.crop_and_resize(
+                boxes, size, torch.arange(len(boxes)),
+                device=boxes.device).to_tensor(torch.float32, boxes.device)
+            targets.append(laplacian_boundary(crops))
+        if not rois:
+            return boundary_logits.sum() * 0.
+        pooled = roi_align(boundary_logits, torch.cat(rois), size, 1.0, 0,
+                           'avg', True)
+        return self.loss_boundary(pooled[:, 0], torch.cat(targets))

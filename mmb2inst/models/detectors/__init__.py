@@ -1,0 +1,3 @@
+from .b2inst_yolact import B2InstYOLACT
+
+__all__ = ['B2InstYOLACT']

@@ -1,0 +1,3 @@
+from .b2inst_yolact_protonet import B2InstYOLACTProtonet
+
+__all__ = ['B2InstYOLACTProtonet']

@@ -1,0 +1,8 @@
+# Copyright (c) mmb2inst contributors. All rights reserved.
+from .boundary import (boundary_dice, image_boundary_map, laplacian_boundary,
+                       mask_iou, rescore)
+
+__all__ = [
+    'laplacian_boundary', 'image_boundary_map', 'boundary_dice', 'mask_iou',
+    'rescore'
+]

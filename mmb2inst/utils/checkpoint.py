@@ -1,0 +1,108 @@
+"""Checkpoint loading under torch >= 2.6 and checks on what is loaded.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and refuses
+to unpickle anything but tensors and plain containers. MMEngine 0.10.7 calls
+``torch.load(filename, map_location=...)`` and its checkpoints carry the
+message hub (``HistoryBuffer`` objects holding numpy arrays), so resuming and
+testing fail with ``Unsupported global``. Rather than turning the safe loader
+off, we allow-list exactly the types MMEngine's own checkpoints contain.
+"""
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+
+
+def _mmengine_checkpoint_globals() -> List[object]:
+    from mmengine.logging import HistoryBuffer
+    globs = [HistoryBuffer, np.ndarray, np.dtype]
+    # numpy's pickles reconstruct arrays and scalars through these; their
+    # module moved from numpy.core to numpy._core in numpy 2.
+    core = getattr(np, '_core', None) or np.core
+    globs += [core.multiarray._reconstruct, core.multiarray.scalar]
+    # Each dtype pickles as its own class (numpy.dtypes.Float64DType, ...).
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        globs += [
+            getattr(dtypes, name) for name in dir(dtypes)
+            if name.endswith('DType')
+        ]
+    return globs
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let ``torch.load(weights_only=True)`` read MMEngine checkpoints."""
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is not None:  # torch < 2.4 loads them anyway
+        add_safe_globals(_mmengine_checkpoint_globals())
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint whose weights do not fit the model of the config."""
+
+
+def state_dict_mismatch(model_state: Dict[str, torch.Tensor],
+                        ckpt_state: Dict[str,
+                                         torch.Tensor]) -> Dict[str, list]:
+    """Compare two state dicts by key and shape.
+
+    Returns:
+        dict: ``missing`` (in the model, not in the checkpoint),
+        ``unexpected`` (the other way round) and ``shape`` (``(key,
+        model_shape, ckpt_shape)`` for keys in both with different shapes).
+    """
+    missing = [k for k in model_state if k not in ckpt_state]
+    unexpected = [k for k in ckpt_state if k not in model_state]
+    shape = [
+        (k, tuple(v.shape), tuple(ckpt_state[k].shape))
+        for k, v in model_state.items()
+        if k in ckpt_state and tuple(v.shape) != tuple(ckpt_state[k].shape)
+    ]
+    return dict(missing=missing, unexpected=unexpected, shape=shape)
+
+
+def check_checkpoint_matches(model: torch.nn.Module,
+                             filename: str,
+                             config_name: Optional[str] = None) -> None:
+    """Raise :class:`CheckpointMismatchError` if ``filename`` does not hold
+    weights for ``model``.
+
+    MMEngine's ``load_checkpoint`` only warns about missing or misshapen
+    weights, so testing a checkpoint of another model would silently
+    evaluate a half-random network.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint
+    ckpt = _load_checkpoint(filename, map_location='cpu')
+    ckpt_state = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
+                                                            dict) else None
+    if not isinstance(ckpt_state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in ckpt_state.values()):
+        raise CheckpointMismatchError(
+            f'{filename} is not a model checkpoint (no state_dict of '
+            'tensors in it). Pass a .pth file written by training, e.g. '
+            'work_dirs/<config>/epoch_N.pth.')
+    ckpt_state = {
+        k[len('module.'):] if k.startswith('module.') else k: v
+        for k, v in ckpt_state.items()
+    }
+    model = getattr(model, 'module', model)
+    diff = state_dict_mismatch(model.state_dict(), ckpt_state)
+    if not (diff['missing'] or diff['unexpected'] or diff['shape']):
+        return
+    lines = [
+        f'The checkpoint {filename} does not match the model of '
+        f'{config_name or "the config"}:'
+    ]
+    for key, what in (('missing', 'weights the model needs are not in it'),
+                      ('unexpected', 'weights in it the model has no place '
+                       'for')):
+        if diff[key]:
+            lines.append(f'  {len(diff[key])} {what}, e.g. ' +
+                         ', '.join(diff[key][:3]))
+    if diff['shape']:
+        k, m, c = diff['shape'][0]
+        lines.append(f'  {len(diff["shape"])} weights differ in shape, e.g. '
+                     f'{k}: model {m} vs checkpoint {c}')
+    lines.append('Use the checkpoint written by training this config (its '
+                 'work_dir), or the config the checkpoint was trained with.')
+    raise CheckpointMismatchError('\n'.join(lines))

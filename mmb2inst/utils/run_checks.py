@@ -1,0 +1,182 @@
+"""Checks that ``tools/train.py`` and ``tools/test.py`` run before (and
+around) MMEngine's runner, so that bad input ends in a message that says what
+is wrong and what to do instead of a traceback from deep inside, and so that
+nothing a user already has in a work_dir is overwritten.
+"""
+import contextlib
+import difflib
+import glob
+import os.path as osp
+import sys
+from typing import Iterator, List, Optional, Sequence
+
+from mmengine.config import Config
+
+TOY_DATASET_TYPES = ('ToyShapesDataset', 'mmdet.ToyShapesDataset')
+
+
+class UserInputError(Exception):
+    """Bad input from the user; the message says what to do."""
+
+
+def _dataset_cfgs(dataset_cfg: dict, path: str) -> Iterator[tuple]:
+    """Yield ``(key path, dataset cfg)`` through dataset wrappers."""
+    if 'dataset' in dataset_cfg:  # RepeatDataset, ClassBalancedDataset, ...
+        yield from _dataset_cfgs(dataset_cfg['dataset'], path + '.dataset')
+    elif 'datasets' in dataset_cfg:  # ConcatDataset
+        for i, sub in enumerate(dataset_cfg['datasets']):
+            yield from _dataset_cfgs(sub, f'{path}.datasets[{i}]')
+    else:
+        yield path, dataset_cfg
+
+
+def _join(root: Optional[str], path: Optional[str]) -> Optional[str]:
+    if path is None:
+        return None
+    if root and not osp.isabs(path) and '://' not in path:
+        return osp.join(root, path)
+    return path
+
+
+def check_datasets(cfg: Config, loaders: Sequence[str]) -> None:
+    """Fail early and clearly when a dataset of ``loaders`` is not on disk.
+
+    The toy dataset is skipped: it is generated on first use.
+    """
+    problems = []
+    for loader in loaders:
+        loader_cfg = cfg.get(loader)
+        if not loader_cfg or 'dataset' not in loader_cfg:
+            continue
+        for key, ds in _dataset_cfgs(loader_cfg['dataset'],
+                                     loader + '.dataset'):
+            if ds.get('type') in TOY_DATASET_TYPES:
+                continue
+            if ds.get('backend_args'):
+                continue  # remote storage: let the backend report
+            root = ds.get('data_root')
+            ann = _join(root, ds.get('ann_file') or None)
+            if ann and not osp.exists(ann):
+                problems.append(f'{key}: annotation file {ann} does not '
+                                'exist')
+            prefix = ds.get('data_prefix') or {}
+            img = _join(root, prefix.get('img') or prefix.get('img_path'))
+            if img and not osp.isdir(img):
+                problems.append(f'{key}: image folder {img} does not exist')
+    if problems:
+        raise UserInputError(
+            'Dataset not found:\n  ' + '\n  '.join(problems) + '\n'
+            'Put the dataset there (for COCO: data/coco/{annotations,'
+            'train2017,val2017}, a symlink is fine), or point the config at '
+            'it, e.g. --cfg-options '
+            'train_dataloader.dataset.data_root=/path/to/coco/ '
+            'val_dataloader.dataset.data_root=/path/to/coco/ '
+            'val_evaluator.ann_file=/path/to/coco/annotations/'
+            'instances_val2017.json. The toy configs need nothing: their '
+            'dataset is generated on first use.')
+
+
+def checkpoints_in(work_dir: str) -> List[str]:
+    return sorted(glob.glob(osp.join(work_dir, '*.pth')))
+
+
+def protect_work_dir(work_dir: str, resume: bool,
+                     load_from: Optional[str]) -> None:
+    """Refuse to start a fresh run over an earlier run's checkpoints.
+
+    MMEngine would overwrite ``epoch_N.pth`` and ``last_checkpoint`` of the
+    earlier run without asking.
+    """
+    if resume:
+        return
+    existing = [
+        p for p in checkpoints_in(work_dir)
+        if load_from is None or osp.abspath(p) != osp.abspath(load_from)
+    ]
+    if existing:
+        names = ', '.join(osp.basename(p) for p in existing[:4])
+        raise UserInputError(
+            f'The work_dir {work_dir} already holds checkpoints of an earlier '
+            f'run ({names}{", ..." if len(existing) > 4 else ""}); a new run '
+            'would overwrite them. Add --resume to continue that run, pass '
+            '--work-dir to train somewhere else, or move the old run away '
+            'yourself.')
+
+
+def _find_type_keys(node, name: str, path: str = '') -> List[str]:
+    """Key paths of every ``type=name`` in a config tree."""
+    found = []
+    if isinstance(node, dict):
+        if node.get('type') == name:
+            found.append(f'{path}.type' if path else 'type')
+        for k, v in node.items():
+            found += _find_type_keys(v, name, f'{path}.{k}' if path else k)
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            found += _find_type_keys(v, name, f'{path}[{i}]')
+    return found
+
+
+def _registered_names() -> List[str]:
+    import mmdet.registry as det_reg
+    from mmengine.registry import Registry
+    names = set()
+    for reg in vars(det_reg).values():
+        while isinstance(reg, Registry):
+            names.update(reg.module_dict)
+            reg = reg.parent
+    return sorted(names)
+
+
+def unknown_type_message(cfg: Config, err: KeyError) -> Optional[str]:
+    """Turn a registry ``KeyError`` into a message naming the config key."""
+    text = str(err.args[0]) if err.args else ''
+    if 'is not in the' not in text or 'registry' not in text:
+        return None
+    name = text.split(' is not in the')[0].strip().strip('\'"`')
+    registry = text.split('is not in the')[1].split('registry')[0].strip()
+    keys = _find_type_keys(cfg.to_dict(), name)
+    close = difflib.get_close_matches(name, _registered_names(), n=3)
+    msg = f'Config error: unknown type {name!r} ({registry} registry)'
+    if keys:
+        msg += ' at ' + ', '.join(keys)
+    msg += '.'
+    if close:
+        msg += ' Did you mean ' + ' or '.join(repr(c) for c in close) + '?'
+    msg += (' Fix the type name, or add the package that registers it to '
+            "custom_imports (mmb2inst's configs have custom_imports = "
+            "dict(imports=['mmb2inst'])).")
+    return msg
+
+
+@contextlib.contextmanager
+def friendly_errors(cfg: Optional[Config] = None):
+    """Print known user errors as one clear message and exit with code 1.
+
+    Anything else propagates with its traceback: it is a bug to report.
+    """
+    from .checkpoint import CheckpointMismatchError
+    try:
+        yield
+    except (UserInputError, CheckpointMismatchError) as e:
+        _exit(str(e))
+    except KeyError as e:
+        msg = unknown_type_message(cfg, e) if cfg is not None else None
+        if msg is None:
+            raise
+        _exit(msg)
+    except Exception as e:  # noqa: B902
+        text = str(e)
+        if 'failed to load image' in text or 'imdecode' in text:
+            path = text.split('failed to load image:')[-1].strip().split(
+                '\n')[0] if 'failed to load image:' in text else '?'
+            _exit(f'Could not read the image {path}: the file is corrupt or '
+                  'not an image. Replace it, or remove its entry from the '
+                  'annotation file, then run again (--resume continues from '
+                  'the last checkpoint).')
+        raise
+
+
+def _exit(message: str) -> None:
+    print(f'\nmmb2inst: {message}', file=sys.stderr)
+    sys.exit(1)

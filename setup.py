@@ -1,0 +1,56 @@
+"""Packaging for mmb2inst.
+
+`mim train mmb2inst CONFIG` and `mim test mmb2inst CONFIG` look for
+``<installed mmb2inst>/.mim/tools/{train,test}.py`` and search configs by
+name under the installed package, so, as MMDetection does, the repository's
+``tools/`` and ``configs/`` are copied into ``mmb2inst/.mim`` before the
+package is built.
+"""
+import os.path as osp
+import shutil
+from setuptools import find_packages, setup
+
+ROOT = osp.dirname(osp.abspath(__file__))
+
+
+def read_version():
+    namespace = {}
+    with open(osp.join(ROOT, 'mmb2inst', 'version.py')) as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+def add_mim_extension():
+    """Copy tools/ and configs/ into mmb2inst/.mim for the installed copy."""
+    mim_root = osp.join(ROOT, 'mmb2inst', '.mim')
+    for name in ('tools', 'configs'):
+        src, dst = osp.join(ROOT, name), osp.join(mim_root, name)
+        if not osp.isdir(src):
+            continue  # building from an sdist, where .mim already exists
+        if osp.lexists(dst):
+            shutil.rmtree(dst)
+        shutil.copytree(
+            src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+
+
+if __name__ == '__main__':
+    add_mim_extension()
+    setup(
+        name='mmb2inst',
+        version=read_version(),
+        description='B2Inst: boundary basis and boundary-aware mask scoring '
+        'for basis-based instance segmentation, on MMDetection 3.x',
+        long_description=open(osp.join(ROOT, 'README.md')).read()
+        if osp.exists(osp.join(ROOT, 'README.md')) else '',
+        long_description_content_type='text/markdown',
+        license='Apache-2.0',
+        python_requires='>=3.8',
+        packages=find_packages(
+            exclude=('tests', 'tests.*', 'tools', 'configs')),
+        include_package_data=True,
+        package_data={'mmb2inst': ['.mim/**/*.py', '.mim/**/*.sh']},
+        # The pinned stack (and its install order) lives in requirements.txt
+        # and tools/setup.sh; here only what import needs, unpinned, so a GPU
+        # user's own torch/mmcv builds are kept.
+        install_requires=['mmdet>=3.3.0', 'mmengine>=0.10.0', 'mmcv>=2.0.0'],
+        zip_safe=False)

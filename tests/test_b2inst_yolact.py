@@ -1,0 +1,171 @@
+"""B2Inst-YOLACT: identity with mmdet's YOLACT when off, the Table 2 designs,
+the boundary targets."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.structures.mask import BitmapMasks
+from mmdet.testing import demo_mm_inputs
+from mmengine.config import Config
+from mmengine.structures import InstanceData
+
+import mmb2inst  # noqa: F401
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY_YOLACT = osp.join(ROOT, 'configs/yolact/yolact_r18_1xb8-10e_toy.py')
+TOY_DESIGNS = sorted(
+    glob.glob(osp.join(ROOT, 'configs/b2inst_yolact/*design-*_toy.py')))
+
+
+def toy_batch(model, seed=0, size=64):
+    torch.manual_seed(seed)
+    packed = demo_mm_inputs(
+        2, [[3, size, size], [3, size, size]],
+        num_items=[3, 2],
+        num_classes=5,
+        with_mask=True)
+    return model.data_preprocessor(packed, True)
+
+
+def build(model_cfg, seed=0):
+    torch.manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    model.init_weights()
+    return model
+
+
+def test_identical_to_mmdet_yolact_with_boundary_off():
+    cfg = Config.fromfile(TOY_YOLACT).model
+    theirs = build(cfg)
+    ours_cfg = copy.deepcopy(cfg)
+    ours_cfg.type = 'B2InstYOLACT'
+    ours_cfg.mask_head.type = 'B2InstYOLACTProtonet'
+    ours = build(ours_cfg, seed=1)
+    # Same parameters and buffers, one-to-one (strict load).
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+
+    data = toy_batch(theirs)
+    theirs.train()
+    ours.train()
+    loss_theirs = theirs.loss(data['inputs'], data['data_samples'])
+    loss_ours = ours.loss(data['inputs'], data['data_samples'])
+    assert loss_ours.keys() == loss_theirs.keys()
+    for key in loss_theirs:
+        a, b = loss_theirs[key], loss_ours[key]
+        a = torch.stack(a).sum() if isinstance(a, list) else a
+        b = torch.stack(b).sum() if isinstance(b, list) else b
+        assert torch.equal(a, b), key
+
+    theirs.eval()
+    ours.eval()
+    with torch.no_grad():
+        pred_theirs = theirs.predict(data['inputs'], data['data_samples'])
+        pred_ours = ours.predict(data['inputs'], data['data_samples'])
+    for a, b in zip(pred_theirs, pred_ours):
+        a, b = a.pred_instances, b.pred_instances
+        assert len(a) > 0
+        for key in ('bboxes', 'scores', 'labels', 'masks'):
+            assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize('config', TOY_DESIGNS, ids=osp.basename)
+def test_design_trains_and_predicts(config):
+    cfg = Config.fromfile(config).model
+    model = build(cfg)
+    boundary_cfg = cfg.mask_head.boundary
+    data = toy_batch(model)
+    model.train()
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert 'loss_boundary' in losses
+    total = sum(
+        torch.stack(v).sum() if isinstance(v, list) else v
+        for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    total.backward()
+    grad = model.mask_head.boundary.boundary_pred.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+    model.eval()
+    with torch.no_grad():
+        samples = model.predict(data['inputs'], data['data_samples'])
+    for sample in samples:
+        boundary = sample.pred_boundary.data
+        # prototypes are at stride 4 of the 64x64 input
+        assert boundary.shape == (1, 16, 16)
+        assert float(boundary.min()) >= 0 and float(boundary.max()) <= 1
+        assert 'boundary_map' not in sample.pred_instances.metainfo
+    assert model.bbox_head.num_protos == (33 if boundary_cfg.get(
+        'use_as_basis', True) else 32)
+
+
+def test_mask_loss_reaches_boundary_branch_only_when_used_as_basis():
+    for use_as_basis, expect_grad in ((True, True), (False, False)):
+        cfg = Config.fromfile(TOY_DESIGNS[-1]).model  # design (e)
+        cfg.mask_head.boundary.use_as_basis = use_as_basis
+        cfg.mask_head.num_protos = cfg.bbox_head.num_protos = (
+            33 if use_as_basis else 32)
+        model = build(cfg)
+        data = toy_batch(model)
+        losses = model.loss(data['inputs'], data['data_samples'])
+        torch.stack(losses['loss_mask']).sum().backward()
+        grad = model.mask_head.boundary.boundary_pred.weight.grad
+        has_grad = grad is not None and bool(grad.abs().sum() > 0)
+        assert has_grad == expect_grad
+
+
+def test_basis_count_mismatch_is_a_clear_error():
+    cfg = Config.fromfile(TOY_DESIGNS[-1]).model
+    cfg.mask_head.num_protos = 32  # 32 prototypes + boundary = 33 bases
+    with pytest.raises(ValueError, match='num_protos'):
+        MODELS.build(cfg)
+    cfg = Config.fromfile(TOY_DESIGNS[-1]).model
+    cfg.bbox_head.num_protos = 32
+    with pytest.raises(ValueError, match='bbox_head.num_protos=32'):
+        MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('key,value', [('supervision', 'regional'),
+                                       ('fusion', 'pyramid')])
+def test_unknown_design_option_names_the_key(key, value):
+    cfg = Config.fromfile(TOY_DESIGNS[-1]).model
+    cfg.mask_head.boundary[key] = value
+    with pytest.raises(ValueError, match=f'{key}={value!r}'):
+        MODELS.build(cfg)
+
+
+def test_global_targets_by_hand():
+    """A 64x64 square at (32, 32) in a 128x128 image; at stride 4 the map is
+    32x32 and the square covers cells 8..23: its boundary is the 60 cells of
+    that 16x16 block's perimeter. A second square touching it on the right
+    keeps the shared edge from both sides."""
+    boundary = MODELS.build(
+        dict(type='BoundaryBasis', in_channels=8, feat_channels=8))
+    masks = torch.zeros(2, 128, 128, dtype=torch.uint8)
+    masks[0, 32:96, 32:96] = 1
+    masks[1, 32:96, 96:128] = 1
+    gt = InstanceData(
+        masks=BitmapMasks(masks.numpy(), 128, 128),
+        bboxes=torch.tensor([[32., 32., 96., 96.], [96., 32., 128., 96.]]),
+        labels=torch.tensor([0, 0]))
+    one = InstanceData(
+        masks=BitmapMasks(masks[:1].numpy(), 128, 128),
+        bboxes=gt.bboxes[:1],
+        labels=gt.labels[:1])
+    targets = boundary.get_global_targets([one, gt], (32, 32), 'cpu')
+    assert targets.shape == (2, 1, 32, 32)
+    expected = torch.zeros(32, 32)
+    expected[8:24, 8:24] = 1
+    expected[9:23, 9:23] = 0
+    assert torch.equal(targets[0, 0], expected)
+    assert int(targets[0].sum()) == 60
+    # second image: columns 23 (left square's right edge) and 24 (right
+    # square's left edge) are both boundary; the right square's right edge
+    # is the image border, boundary too (zero padding).
+    assert torch.all(targets[1, 0, 8:24, 23] == 1)
+    assert torch.all(targets[1, 0, 8:24, 24] == 1)
+    assert torch.all(targets[1, 0, 8:24, 31] == 1)
+    assert int(targets[1, 0, 10, 25:31].sum()) == 0

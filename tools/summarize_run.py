@@ -1,0 +1,49 @@
+"""Print what a train + test run left in its work_dir: the test metrics,
+where the predictions and the pictures are.
+
+Usage: python tools/summarize_run.py work_dirs/<config name>
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+
+
+def latest_test_run(work_dir: str):
+    """The newest timestamped run folder whose log holds test metrics."""
+    for run in sorted(glob.glob(osp.join(work_dir, '2*_*')), reverse=True):
+        log = osp.join(run, osp.basename(run) + '.json')
+        if not osp.isfile(log):
+            continue
+        with open(log) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        metrics = [r for r in records if any('mAP' in k for k in r)]
+        if metrics and 'epoch' not in metrics[-1]:
+            return run, metrics[-1]
+    return None, None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('work_dir')
+    args = parser.parse_args()
+    run, metrics = latest_test_run(args.work_dir)
+    if run is None:
+        raise SystemExit(f'No test results under {args.work_dir}: run '
+                         '`mim test mmb2inst CONFIG --checkpoint CKPT` first.')
+    print(f'\nTest results ({run}):')
+    for key in sorted(metrics):
+        if key.endswith(('mAP', 'mAP_50', 'mAP_75')):
+            print(f'  {key:<24} {metrics[key]:.3f}')
+    preds = osp.join(args.work_dir, 'predictions.pkl')
+    if osp.isfile(preds):
+        print(f'Predictions: {preds}')
+    vis = osp.join(run, 'vis')
+    if osp.isdir(vis):
+        n = len(glob.glob(osp.join(vis, '**', '*.png'), recursive=True))
+        print(f'Pictures of the predictions ({n} images): {vis}')
+    print(f'Checkpoints and training logs: {args.work_dir}')
+
+
+if __name__ == '__main__':
+    main()
