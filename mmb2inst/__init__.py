@@ -5,11 +5,10 @@ Importing the package registers every module into MMDetection's registries
 ``torch.load`` read the checkpoints MMEngine writes (see
 :mod:`mmb2inst.utils.checkpoint`).
 """
+from . import datasets, models, structures, visualization  # noqa: F401
 from .utils.checkpoint import allow_mmengine_checkpoints
 from .version import __version__
 
 allow_mmengine_checkpoints()
-
-from . import datasets, models, structures  # noqa: E402,F401,I001
 
 __all__ = ['__version__']

@@ -1,0 +1,193 @@
+"""The entry points users type: `mim train mmb2inst`, `--resume`,
+`mim test mmb2inst`, and what they say on bad input. Also the checkpoint
+round trip under torch >= 2.6 (``weights_only``)."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+
+from mmb2inst.utils.checkpoint import (CheckpointMismatchError,
+                                       check_checkpoint_matches)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+YOLACT_TOY = 'configs/yolact/yolact_r18_1xb8-10e_toy.py'
+B2INST_TOY = 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-10e_toy.py'
+BIN = osp.dirname(sys.executable)
+
+
+def tiny_toy_options(data_root):
+    """--cfg-options for a 16-image toy run of one 4-iteration epoch."""
+    gen = dict(num_train=16, num_val=8, img_size=128, seed=3)
+    opts = [
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+        f'val_evaluator.ann_file={data_root}/annotations/instances_val.json'
+    ]
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [
+            f'{loader}.batch_size=4', f'{loader}.num_workers=0',
+            f'{loader}.persistent_workers=False',
+            f'{loader}.dataset.data_root={data_root}/'
+        ]
+        opts += [f'{loader}.dataset.generator.{k}={v}' for k, v in gen.items()]
+    return opts
+
+
+def run(args, cwd=ROOT):
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def mim(*args, **kwargs):
+    return run([osp.join(BIN, 'mim'), *args], **kwargs)
+
+
+def tool(name, *args, **kwargs):
+    return run([sys.executable,
+                osp.join(ROOT, 'tools', name), *args], **kwargs)
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """A one-epoch toy YOLACT run through `mim train`."""
+    tmp = tmp_path_factory.mktemp('mim')
+    data_root, work_dir = str(tmp / 'toy'), str(tmp / 'work')
+    opts = tiny_toy_options(data_root)
+    out = mim('train', 'mmb2inst', YOLACT_TOY, '--work-dir', work_dir,
+              '--cfg-options', *opts)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return dict(data_root=data_root, work_dir=work_dir, opts=opts)
+
+
+def test_mim_train_writes_checkpoint_and_validates(trained):
+    work_dir = trained['work_dir']
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        assert f.read().strip().endswith('epoch_1.pth')
+    # the toy data was generated on first use, both splits
+    assert osp.isfile(
+        osp.join(trained['data_root'], 'annotations', 'instances_val.json'))
+
+
+def test_mim_resume_continues_from_last_epoch(trained):
+    work_dir = trained['work_dir']
+    before = open(osp.join(work_dir, 'epoch_1.pth'), 'rb').read()
+    out = mim('train', 'mmb2inst', YOLACT_TOY, '--work-dir', work_dir,
+              '--resume', '--cfg-options', *trained['opts'],
+              'train_cfg.max_epochs=2')
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert 'resumed epoch: 1, iter: 4' in log
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+    # resuming did not rewrite the earlier checkpoint
+    assert open(osp.join(work_dir, 'epoch_1.pth'), 'rb').read() == before
+
+
+def test_mim_test_from_saved_checkpoint(trained):
+    work_dir = trained['work_dir']
+    pkl = osp.join(work_dir, 'preds.pkl')
+    out = mim('test', 'mmb2inst', YOLACT_TOY, '--checkpoint',
+              osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
+              '--out', pkl, '--cfg-options', *trained['opts'])
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert 'coco/segm_mAP' in log and 'coco/bbox_mAP' in log
+    assert osp.getsize(pkl) > 0
+
+
+def test_fresh_run_refuses_to_overwrite_checkpoints(trained):
+    work_dir = trained['work_dir']
+    stamp = {
+        f: os.stat(osp.join(work_dir, f)).st_mtime_ns
+        for f in os.listdir(work_dir) if f.endswith('.pth')
+    }
+    out = tool('train.py', YOLACT_TOY, '--work-dir', work_dir, '--cfg-options',
+               *trained['opts'])
+    assert out.returncode == 1
+    assert 'already holds checkpoints' in out.stderr
+    assert '--resume' in out.stderr
+    assert 'Traceback' not in out.stderr
+    assert stamp == {
+        f: os.stat(osp.join(work_dir, f)).st_mtime_ns
+        for f in os.listdir(work_dir) if f.endswith('.pth')
+    }
+
+
+def test_checkpoint_round_trip_under_weights_only(trained):
+    ckpt = osp.join(trained['work_dir'], 'epoch_1.pth')
+    # torch >= 2.6 refuses MMEngine's checkpoints without the allow-list...
+    probe = ('import torch; torch.load({!r}); print("loaded")'.format(ckpt))
+    out = run([sys.executable, '-c', probe])
+    assert out.returncode != 0 and 'weights_only' in out.stderr
+    # ...and reads them once mmb2inst is imported (as every config does).
+    out = run([sys.executable, '-c', 'import mmb2inst; ' + probe])
+    assert out.returncode == 0 and 'loaded' in out.stdout, out.stderr
+    raw = torch.load(ckpt)
+    assert raw['meta']['epoch'] == 1
+    model = MODELS.build(Config.fromfile(osp.join(ROOT, YOLACT_TOY)).model)
+    load_checkpoint(model, ckpt, map_location='cpu', strict=True)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, raw['state_dict'][key]), key
+    check_checkpoint_matches(model, ckpt)  # no error
+
+
+def test_checkpoint_of_another_model_is_refused(trained):
+    ckpt = osp.join(trained['work_dir'], 'epoch_1.pth')
+    model = MODELS.build(Config.fromfile(osp.join(ROOT, B2INST_TOY)).model)
+    with pytest.raises(CheckpointMismatchError, match='does not match'):
+        check_checkpoint_matches(model, ckpt)
+    out = tool('test.py', B2INST_TOY, ckpt, '--work-dir', trained['work_dir'],
+               '--cfg-options', *trained['opts'])
+    assert out.returncode == 1
+    assert 'does not match the model' in out.stderr
+    assert 'mask_head.boundary' in out.stderr  # names missing weights
+    assert 'Traceback' not in out.stderr
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    out = tool(
+        'train.py',
+        osp.join(ROOT, 'configs/yolact/'
+                 'yolact_r50_1xb8-55e_coco.py'),
+        '--work-dir',
+        str(tmp_path / 'w'),
+        cwd=str(tmp_path))
+    assert out.returncode == 1
+    assert 'Dataset not found' in out.stderr
+    assert 'data/coco/annotations/instances_train2017.json' in out.stderr
+    assert '--cfg-options' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+
+def test_unknown_type_names_the_key(trained, tmp_path):
+    out = tool('train.py', YOLACT_TOY, '--work-dir', str(tmp_path / 'w'),
+               '--cfg-options', *trained['opts'],
+               'model.backbone.type=ResNeet')
+    assert out.returncode == 1
+    assert "unknown type 'ResNeet'" in out.stderr
+    assert 'model.backbone.type' in out.stderr
+    assert "'ResNet'" in out.stderr  # the suggestion
+    assert 'Traceback' not in out.stderr
+
+
+def test_corrupt_image_is_a_clear_error(trained, tmp_path):
+    data_root = str(tmp_path / 'toy')
+    shutil.copytree(trained['data_root'], data_root)
+    with open(osp.join(data_root, 'val', '000003.png'), 'wb') as f:
+        f.write(b'not a png at all')
+    opts = [
+        o.replace(trained['data_root'], data_root) for o in trained['opts']
+    ]
+    out = tool('test.py', YOLACT_TOY,
+               osp.join(trained['work_dir'], 'epoch_1.pth'), '--work-dir',
+               str(tmp_path / 'w'), '--cfg-options', *opts)
+    assert out.returncode == 1
+    assert 'Could not read the image' in out.stderr
+    assert '000003.png' in out.stderr

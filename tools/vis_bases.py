@@ -1,0 +1,99 @@
+"""Write pictures of the learned bases and the holistic boundary basis of a
+YOLACT / B2Inst-YOLACT checkpoint (the paper's Fig. 8).
+
+    python tools/vis_bases.py CONFIG CHECKPOINT [--img a.png b.png]
+        [--num 4] [--out-dir DIR]
+
+Without --img, the first --num images of the config's test set are used.
+Each picture shows the image, the predicted masks, the boundary basis (B2Inst
+models) and every basis.
+"""
+import argparse
+import os
+import os.path as osp
+
+import mmcv
+from mmdet.apis import inference_detector, init_detector
+from mmdet.registry import VISUALIZERS
+from mmengine.config import Config
+
+import mmb2inst  # noqa: F401
+from mmb2inst.utils.run_checks import UserInputError, friendly_errors
+from mmb2inst.visualization import bases_figure, capture_bases
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--img', nargs='+', help='image files')
+    parser.add_argument(
+        '--num', type=int, default=4, help='test images when no --img')
+    parser.add_argument(
+        '--out-dir',
+        help='where to write the PNGs (default: <work_dir>/bases)')
+    parser.add_argument(
+        '--score-thr', type=float, default=0.3, help='masks drawn above')
+    return parser.parse_args()
+
+
+def test_images(cfg: Config, num: int):
+    from mmdet.registry import DATASETS
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    return [
+        dataset.get_data_info(i)['img_path']
+        for i in range(min(num, len(dataset)))
+    ]
+
+
+def main():
+    args = parse_args()
+    with friendly_errors():
+        for path in (args.config, args.checkpoint, *(args.img or [])):
+            if not osp.isfile(path):
+                raise UserInputError(f'{path} does not exist.')
+        cfg = Config.fromfile(args.config)
+        # Inference needs no annotations.
+        cfg.test_dataloader.dataset.pipeline = [
+            t for t in cfg.test_dataloader.dataset.pipeline
+            if t['type'] != 'LoadAnnotations'
+        ]
+        model = init_detector(cfg, args.checkpoint, device='cpu')
+        if not hasattr(model, 'mask_head') or not hasattr(
+                model.mask_head, 'protonet'):
+            raise UserInputError(
+                f'{args.config} is not a YOLACT-style model (no '
+                'mask_head.protonet); this tool draws YOLACT bases.')
+        images = args.img or test_images(cfg, args.num)
+        out_dir = args.out_dir or osp.join(
+            'work_dirs',
+            osp.splitext(osp.basename(args.config))[0], 'bases')
+        os.makedirs(out_dir, exist_ok=True)
+        visualizer = VISUALIZERS.build(
+            dict(type='B2InstLocalVisualizer', name='vis_bases'))
+        visualizer.dataset_meta = model.dataset_meta
+        for path in images:
+            with capture_bases(model) as store:
+                sample = inference_detector(model, path)
+            image = mmcv.imread(path, channel_order='rgb')
+            sample.pop('pred_boundary', None)  # drawn as its own panel
+            visualizer.add_datasample(
+                'pred',
+                image,
+                sample,
+                draw_gt=False,
+                pred_score_thr=args.score_thr,
+                out_file=None)
+            prediction = visualizer.get_image()
+            figure = bases_figure(image, prediction, store['bases'][0],
+                                  store.get('boundary', [None])[0],
+                                  sample.metainfo)
+            out = osp.join(out_dir,
+                           osp.splitext(osp.basename(path))[0] + '.png')
+            mmcv.imwrite(figure[..., ::-1], out)
+            print(out)
+        print(f'bases of {len(images)} images written to {out_dir}')
+
+
+if __name__ == '__main__':
+    main()
