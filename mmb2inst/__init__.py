@@ -5,7 +5,8 @@ Importing the package registers every module into MMDetection's registries
 ``torch.load`` read the checkpoints MMEngine writes (see
 :mod:`mmb2inst.utils.checkpoint`).
 """
-from . import datasets, models, structures, visualization  # noqa: F401
+from . import (datasets, evaluation, models, structures,  # noqa: F401
+               visualization)
 from .utils.checkpoint import allow_mmengine_checkpoints
 from .version import __version__
 

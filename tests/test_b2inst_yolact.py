@@ -15,7 +15,7 @@ from mmengine.structures import InstanceData
 import mmb2inst  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOY_YOLACT = osp.join(ROOT, 'configs/yolact/yolact_r18_1xb8-10e_toy.py')
+TOY_YOLACT = osp.join(ROOT, 'configs/yolact/yolact_r18_1xb8-12e_toy.py')
 TOY_DESIGNS = sorted(
     glob.glob(osp.join(ROOT, 'configs/b2inst_yolact/*design-*_toy.py')))
 

@@ -15,11 +15,13 @@ process on the same inputs:
 Reported as medians and ratios: absolute times on shared CPUs are noisy,
 ratios measured in one run are what to compare.
 """
+
 import argparse
 import math
 import statistics
 import time
 
+import _source_checkout  # noqa: F401  (before mmb2inst)
 import torch
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
@@ -31,8 +33,8 @@ import mmb2inst  # noqa: F401
 PRESETS = dict(
     coco=('configs/yolact/yolact_r50_1xb8-55e_coco.py',
           'configs/b2inst_yolact/b2inst-yolact_r50_1xb8-55e_coco.py', 550, 80),
-    toy=('configs/yolact/yolact_r18_1xb8-10e_toy.py',
-         'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-10e_toy.py', 128, 5))
+    toy=('configs/yolact/yolact_r18_1xb8-12e_toy.py',
+         'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py', 128, 5))
 
 
 def build(path):

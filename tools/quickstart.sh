@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set up if needed, then train and test the quick-start model on
-# the toy dataset (generated on first use) through `mim`, and say where the
-# results and pictures are. Running it again resumes/reuses the finished run.
+# The main job: set up if needed, then train and test toy B2Inst-YOLACT
+# (design (e)) on the toy dataset (generated on first use) through `mim`,
+# draw its bases and boundary basis, and say where the results and pictures
+# are. Running it again resumes/reuses the finished run.
 #
 # CONFIG=configs/... bash tools/quickstart.sh  trains another config.
 set -eo pipefail
@@ -10,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/tools/setup.sh"
 cd "$ROOT"
 
-CONFIG="${CONFIG:-configs/yolact/yolact_r18_1xb8-10e_toy.py}"
+CONFIG="${CONFIG:-configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py}"
 NAME="$(basename "$CONFIG" .py)"
 WORK_DIR="work_dirs/$NAME"
 
@@ -23,5 +24,9 @@ CKPT="$(cat "$WORK_DIR/last_checkpoint")"
 echo "[quickstart] testing $CKPT"
 mim test mmb2inst "$CONFIG" --checkpoint "$CKPT" --work-dir "$WORK_DIR" \
     --show-dir vis --out "$WORK_DIR/predictions.pkl"
+
+echo "[quickstart] drawing the bases and the boundary basis of 4 val images"
+python tools/vis_bases.py "$CONFIG" "$CKPT" --num 4 \
+    --out-dir "$WORK_DIR/bases" > /dev/null
 
 python tools/summarize_run.py "$WORK_DIR"

@@ -42,6 +42,10 @@ def main():
     if osp.isdir(vis):
         n = len(glob.glob(osp.join(vis, '**', '*.png'), recursive=True))
         print(f'Pictures of the predictions ({n} images): {vis}')
+    bases = sorted(glob.glob(osp.join(args.work_dir, 'bases', '*.png')))
+    if bases:
+        print(f'Bases and boundary basis ({len(bases)} images): '
+              f'{osp.dirname(bases[0])}, e.g. {bases[0]}')
     print(f'Checkpoints and training logs: {args.work_dir}')
 
 

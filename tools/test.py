@@ -9,6 +9,7 @@ import argparse
 import os
 import os.path as osp
 
+import _source_checkout  # noqa: F401  (before mmb2inst)
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config, DictAction

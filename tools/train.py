@@ -10,6 +10,7 @@ import argparse
 import os
 import os.path as osp
 
+import _source_checkout  # noqa: F401  (before mmb2inst)
 from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -59,7 +60,7 @@ def load_config(args) -> Config:
     if not osp.isfile(args.config):
         raise UserInputError(f'Config file {args.config} does not exist. '
                              'Configs live under configs/, e.g. '
-                             'configs/yolact/yolact_r18_1xb8-10e_toy.py.')
+                             'configs/yolact/yolact_r18_1xb8-12e_toy.py.')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

@@ -8,16 +8,20 @@ Without --img, the first --num images of the config's test set are used.
 Each picture shows the image, the predicted masks, the boundary basis (B2Inst
 models) and every basis.
 """
+
 import argparse
 import os
 import os.path as osp
 
+import _source_checkout  # noqa: F401  (before mmb2inst)
 import mmcv
 from mmdet.apis import inference_detector, init_detector
 from mmdet.registry import VISUALIZERS
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
+from mmengine.runner import load_checkpoint
 
 import mmb2inst  # noqa: F401
+from mmb2inst.utils.checkpoint import check_checkpoint_matches
 from mmb2inst.utils.run_checks import UserInputError, friendly_errors
 from mmb2inst.visualization import bases_figure, capture_bases
 
@@ -34,6 +38,11 @@ def parse_args():
         help='where to write the PNGs (default: <work_dir>/bases)')
     parser.add_argument(
         '--score-thr', type=float, default=0.3, help='masks drawn above')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
     return parser.parse_args()
 
 
@@ -53,12 +62,17 @@ def main():
             if not osp.isfile(path):
                 raise UserInputError(f'{path} does not exist.')
         cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
         # Inference needs no annotations.
         cfg.test_dataloader.dataset.pipeline = [
             t for t in cfg.test_dataloader.dataset.pipeline
             if t['type'] != 'LoadAnnotations'
         ]
-        model = init_detector(cfg, args.checkpoint, device='cpu')
+        model = init_detector(cfg, None, device='cpu')
+        check_checkpoint_matches(model, args.checkpoint, args.config)
+        meta = load_checkpoint(model, args.checkpoint, 'cpu').get('meta', {})
+        model.dataset_meta = meta.get('dataset_meta', model.dataset_meta)
         if not hasattr(model, 'mask_head') or not hasattr(
                 model.mask_head, 'protonet'):
             raise UserInputError(

@@ -3,10 +3,15 @@
 Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and refuses
 to unpickle anything but tensors and plain containers. MMEngine 0.10.7 calls
 ``torch.load(filename, map_location=...)`` and its checkpoints carry the
-message hub (``HistoryBuffer`` objects holding numpy arrays), so resuming and
-testing fail with ``Unsupported global``. Rather than turning the safe loader
-off, we allow-list exactly the types MMEngine's own checkpoints contain.
+message hub (``HistoryBuffer`` objects holding numpy arrays, and their bound
+statistics methods, pickled through ``getattr``), so resuming and testing
+fail with ``Unsupported global``. Rather than turning the safe loader off, we
+replace MMEngine's loader of local files by one that keeps
+``weights_only=True`` and allows exactly the types MMEngine's own checkpoints
+contain, only while it loads a checkpoint (``getattr`` is not allowed for
+``torch.load`` elsewhere).
 """
+import os.path as osp
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -15,7 +20,7 @@ import torch
 
 def _mmengine_checkpoint_globals() -> List[object]:
     from mmengine.logging import HistoryBuffer
-    globs = [HistoryBuffer, np.ndarray, np.dtype]
+    globs = [HistoryBuffer, np.ndarray, np.dtype, getattr]
     # numpy's pickles reconstruct arrays and scalars through these; their
     # module moved from numpy.core to numpy._core in numpy 2.
     core = getattr(np, '_core', None) or np.core
@@ -30,11 +35,29 @@ def _mmengine_checkpoint_globals() -> List[object]:
     return globs
 
 
+def load_local_checkpoint(filename: str, map_location=None):
+    """MMEngine's local-file checkpoint loader, readable under torch >= 2.6.
+
+    Registered for MMEngine's ``CheckpointLoader`` (local paths) by
+    :func:`allow_mmengine_checkpoints`.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    safe_globals = getattr(torch.serialization, 'safe_globals', None)
+    if safe_globals is None:  # torch < 2.5 loads them anyway
+        return torch.load(filename, map_location=map_location)
+    with safe_globals(_mmengine_checkpoint_globals()):
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Let ``torch.load(weights_only=True)`` read MMEngine checkpoints."""
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is not None:  # torch < 2.4 loads them anyway
-        add_safe_globals(_mmengine_checkpoint_globals())
+    """Make MMEngine load local checkpoints with :func:`load_local_checkpoint`
+    (resume, ``load_from``, testing, ``init_detector``)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(
+        prefixes='', force=True)(load_local_checkpoint)
 
 
 class CheckpointMismatchError(ValueError):

@@ -60,10 +60,18 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(
-    type='CocoMetric',
-    ann_file=data_root + 'annotations/instances_val.json',
-    metric=['bbox', 'segm'],
-    format_only=False,
-    backend_args=backend_args)
+# COCO box and mask AP, and Boundary AP (Boundary IoU, Cheng et al. 2021):
+# B2Inst is about boundaries, which mask AP barely sees.
+val_evaluator = [
+    dict(
+        type='CocoMetric',
+        ann_file=data_root + 'annotations/instances_val.json',
+        metric=['bbox', 'segm'],
+        format_only=False,
+        backend_args=backend_args),
+    dict(
+        type='BoundaryAPMetric',
+        ann_file=data_root + 'annotations/instances_val.json',
+        dilation_ratio=0.02)
+]
 test_evaluator = val_evaluator

@@ -1,6 +1,6 @@
 # Toy B2Inst-YOLACT (design (e)): the quick-start YOLACT plus the holistic
 # boundary basis, supervised globally and used as the 33rd basis.
-_base_ = '../yolact/yolact_r18_1xb8-10e_toy.py'
+_base_ = '../yolact/yolact_r18_1xb8-12e_toy.py'
 
 model = dict(
     type='B2InstYOLACT',

@@ -1,6 +1,6 @@
 # Table 2, design (d): single-scale, boundary loss on the whole map, not used
 # as a basis.
-_base_ = './b2inst-yolact_r18_1xb8-10e_toy.py'
+_base_ = './b2inst-yolact_r18_1xb8-12e_toy.py'
 
 model = dict(
     bbox_head=dict(num_protos=32),
