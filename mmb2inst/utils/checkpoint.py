@@ -56,8 +56,8 @@ def allow_mmengine_checkpoints() -> None:
     """Make MMEngine load local checkpoints with :func:`load_local_checkpoint`
     (resume, ``load_from``, testing, ``init_detector``)."""
     from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(
-        prefixes='', force=True)(load_local_checkpoint)
+    register = CheckpointLoader.register_scheme(prefixes='', force=True)
+    register(load_local_checkpoint)
 
 
 class CheckpointMismatchError(ValueError):

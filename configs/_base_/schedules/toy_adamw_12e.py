@@ -1,6 +1,6 @@
 # From-scratch schedule for the toy runs (1000 images, batch 8: 125
-# iterations per epoch): AdamW trains randomly initialised networks far faster than the SGD
-# recipes meant for ImageNet-pretrained backbones.
+# iterations per epoch): AdamW trains randomly initialised networks far
+# faster than the SGD recipes meant for ImageNet-pretrained backbones.
 max_epochs = 12
 train_cfg = dict(
     type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
