@@ -44,16 +44,18 @@ def test_visualizer_appends_boundary_panel(tmp_path):
         bboxes=torch.tensor([[5., 5., 20., 20.]]),
         labels=torch.tensor([0]),
         scores=torch.tensor([0.9]))
-    out = str(tmp_path / 'with.png')
-    vis.add_datasample('x', image, sample, out_file=out)
-    assert vis.get_image().shape == (40, 150, 3)  # gt | pred | boundary
-    assert osp.isfile(out)
+    vis.add_datasample('x', image, sample, out_file=str(tmp_path / 'a.png'))
+    plain = vis.get_image()
+    assert plain.shape == (40, 100, 3)  # gt | pred, exactly mmdet's
     sample.pred_boundary = PixelData(data=torch.rand(1, 10, 13))
+    out = str(tmp_path / 'sub' / 'b.png')
     vis.add_datasample('x', image, sample, out_file=out)
-    assert vis.get_image().shape == (40, 150, 3)
-    del sample.pred_boundary
-    vis.add_datasample('x', image, sample, out_file=out)
-    assert vis.get_image().shape == (40, 100, 3)  # exactly mmdet's
+    drawn = vis.get_image()
+    assert drawn.shape == (40, 150, 3)  # gt | pred | boundary
+    assert (drawn[:, :100] == plain).all()
+    assert osp.isfile(out)
+    # the visualizer's own add_image is back in place
+    assert 'add_image' not in vars(vis)
 
 
 def test_capture_bases_and_figure():

@@ -5,29 +5,18 @@ Usage: python tools/summarize_run.py work_dirs/<config name>
 """
 import argparse
 import glob
-import json
 import os.path as osp
 
+import _source_checkout  # noqa: F401  (before mmb2inst)
 
-def latest_test_run(work_dir: str):
-    """The newest timestamped run folder whose log holds test metrics."""
-    for run in sorted(glob.glob(osp.join(work_dir, '2*_*')), reverse=True):
-        log = osp.join(run, osp.basename(run) + '.json')
-        if not osp.isfile(log):
-            continue
-        with open(log) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        metrics = [r for r in records if any('mAP' in k for k in r)]
-        if metrics and 'epoch' not in metrics[-1]:
-            return run, metrics[-1]
-    return None, None
+from mmb2inst.utils.run_logs import latest_metrics
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dir')
     args = parser.parse_args()
-    run, metrics = latest_test_run(args.work_dir)
+    run, metrics = latest_metrics(args.work_dir, mode='test')
     if run is None:
         raise SystemExit(f'No test results under {args.work_dir}: run '
                          '`mim test mmb2inst CONFIG --checkpoint CKPT` first.')

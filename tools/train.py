@@ -7,18 +7,17 @@ starts (dataset on disk, known module types, a checkpoint that fits the
 model, no earlier run overwritten) and reports bad input in one message.
 """
 import argparse
-import os
 import os.path as osp
 
 import _source_checkout  # noqa: F401  (before mmb2inst)
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.config import Config
 
 import mmb2inst  # noqa: F401  (registers modules, checkpoint loading)
 from mmb2inst.utils.checkpoint import check_checkpoint_matches
-from mmb2inst.utils.run_checks import (UserInputError, check_datasets,
-                                       friendly_errors, protect_work_dir)
+from mmb2inst.utils.run_checks import (UserInputError, add_runner_args,
+                                       build_runner, check_datasets,
+                                       friendly_errors, load_run_config,
+                                       protect_work_dir)
 
 
 def parse_args():
@@ -38,38 +37,12 @@ def parse_args():
         const='auto',
         help='resume from this checkpoint, or (no value) from the latest '
         'checkpoint in the work_dir')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value (e.g. '
-        'train_cfg.max_epochs=2 "model.backbone.depth=50")')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_args(parser)
+    return parser.parse_args()
 
 
 def load_config(args) -> Config:
-    if not osp.isfile(args.config):
-        raise UserInputError(f'Config file {args.config} does not exist. '
-                             'Configs live under configs/, e.g. '
-                             'configs/yolact/yolact_r18_1xb8-12e_toy.py.')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
@@ -103,10 +76,7 @@ def main():
                 and '://' not in cfg.load_from:
             raise UserInputError(f'load_from={cfg.load_from}: no such '
                                  'checkpoint file.')
-        if 'runner_type' not in cfg:
-            runner = Runner.from_cfg(cfg)
-        else:
-            runner = RUNNERS.build(cfg)
+        runner = build_runner(cfg)
         if cfg.get('load_from') and osp.isfile(cfg.load_from):
             check_checkpoint_matches(runner.model, cfg.load_from, args.config)
         runner.train()

@@ -14,3 +14,8 @@ model = dict(
             fusion='single',
             use_as_basis=True,
             loss_boundary=dict(type='BoundaryLoss'))))
+# Pictures (test --show-dir, validation drawing) get a third panel: the
+# predicted holistic boundary map.
+visualizer = dict(type='B2InstLocalVisualizer')
+# Draw every 5th validation batch (into <work_dir>/<timestamp>/vis_data).
+default_hooks = dict(visualization=dict(draw=True, interval=5))

@@ -15,3 +15,6 @@ model = dict(
             fusion='single',
             use_as_basis=True,
             loss_boundary=dict(type='BoundaryLoss'))))
+# Pictures (test --show-dir, validation drawing) get a third panel: the
+# predicted holistic boundary map.
+visualizer = dict(type='B2InstLocalVisualizer')

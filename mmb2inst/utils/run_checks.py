@@ -180,3 +180,53 @@ def friendly_errors(cfg: Optional[Config] = None):
 def _exit(message: str) -> None:
     print(f'\nmmb2inst: {message}', file=sys.stderr)
     sys.exit(1)
+
+
+def add_runner_args(parser) -> None:
+    """The arguments ``tools/train.py`` and ``tools/test.py`` share."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (e.g. '
+        'train_cfg.max_epochs=2 "model.backbone.depth=50")')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed passes --local-rank (torch >= 2.0) or --local_rank.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_run_config(args) -> Config:
+    """Load ``args.config`` for a run: launcher, ``--cfg-options`` and the
+    work_dir (``--work-dir``, else the config's, else
+    ``work_dirs/<config name>``), as MMDetection's tools do."""
+    import os
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if not osp.isfile(args.config):
+        raise UserInputError(f'Config file {args.config} does not exist. '
+                             'Configs live under configs/, e.g. '
+                             'configs/yolact/yolact_r18_1xb8-12e_toy.py.')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """MMEngine's default Runner, or ``cfg.runner_type`` from the registry."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
