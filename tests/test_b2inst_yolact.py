@@ -169,3 +169,25 @@ def test_global_targets_by_hand():
     assert torch.all(targets[1, 0, 8:24, 24] == 1)
     assert torch.all(targets[1, 0, 8:24, 31] == 1)
     assert int(targets[1, 0, 10, 25:31].sum()) == 0
+
+
+def test_default_boundary_is_one_more_output_channel():
+    """Single-scale, ``num_convs=0``: the boundary is a 1x1 conv of the basis
+    tower, i.e. one more output channel of its last layer (no extra cost)."""
+    single = MODELS.build(dict(type='BoundaryBasis', in_channels=16))
+    assert len(single.boundary_convs) == 0
+    assert sum(p.numel() for p in single.parameters()) == 16 + 1
+    multi = MODELS.build(
+        dict(
+            type='BoundaryBasis',
+            in_channels=16,
+            feat_channels=8,
+            fusion='multi',
+            fpn_channels=4,
+            fusion_levels=(0, 1)))
+    assert len(multi.boundary_convs) == 2  # at least one conv + ReLU
+    feat, logits = multi(
+        torch.rand(2, 16, 8, 8),
+        [torch.rand(2, 4, 4, 4),
+         torch.rand(2, 4, 2, 2)])
+    assert feat.shape == (2, 16, 8, 8) and logits.shape == (2, 1, 8, 8)

@@ -11,6 +11,7 @@ import os.path as osp
 
 import _source_checkout  # noqa: F401  (before mmb2inst)
 from mmengine.config import Config
+from mmengine.runner import find_latest_checkpoint
 
 import mmb2inst  # noqa: F401  (registers modules, checkpoint loading)
 from mmb2inst.utils.checkpoint import check_checkpoint_matches
@@ -77,8 +78,11 @@ def main():
             raise UserInputError(f'load_from={cfg.load_from}: no such '
                                  'checkpoint file.')
         runner = build_runner(cfg)
-        if cfg.get('load_from') and osp.isfile(cfg.load_from):
-            check_checkpoint_matches(runner.model, cfg.load_from, args.config)
+        resume_from = cfg.get('load_from')
+        if cfg.get('resume') and not resume_from:
+            resume_from = find_latest_checkpoint(cfg.work_dir)
+        if resume_from and osp.isfile(resume_from):
+            check_checkpoint_matches(runner.model, resume_from, args.config)
         runner.train()
 
 

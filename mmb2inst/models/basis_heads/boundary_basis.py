@@ -67,6 +67,12 @@ class BoundaryBasis(BaseModule):
             both directions through 1x1 convs).
         use_as_basis (bool): Hand the boundary probability map to the host
             as an extra basis, so instance masks are composed of K+1 bases.
+        num_convs (int): 3x3 conv + ReLU layers of the boundary branch
+            before its 1x1 predictor. With the default 0 and
+            ``fusion='single'`` the boundary is one more output channel of
+            the basis tower's last layer, as the paper's basis head ("the
+            last layer reduces the channel-size to K"), at no measurable
+            cost; ``fusion='multi'`` always has at least one.
         fpn_channels (int): Channels of the FPN features (``fusion='multi'``).
         fusion_levels (Sequence[int]): FPN levels fused (``'multi'``).
         local_size (int): RoI size of the local supervision.
@@ -80,6 +86,7 @@ class BoundaryBasis(BaseModule):
         supervision: str = 'global',
         fusion: str = 'single',
         use_as_basis: bool = True,
+        num_convs: int = 0,
         fpn_channels: int = 256,
         fusion_levels: Sequence[int] = (0, 1, 2),
         local_size: int = 28,
@@ -109,11 +116,19 @@ class BoundaryBasis(BaseModule):
                 for _ in self.fusion_levels)
             self.basis_to_boundary = nn.Conv2d(in_channels, feat_channels, 1)
             self.boundary_to_basis = nn.Conv2d(feat_channels, in_channels, 1)
-            first_in = feat_channels
+            num_convs = max(num_convs, 1)
+            channels = feat_channels
         else:
-            first_in = in_channels
-        self.boundary_conv = nn.Conv2d(first_in, feat_channels, 3, padding=1)
-        self.boundary_pred = nn.Conv2d(feat_channels, 1, 1)
+            channels = in_channels
+        convs = []
+        for _ in range(num_convs):
+            convs += [
+                nn.Conv2d(channels, feat_channels, 3, padding=1),
+                nn.ReLU(inplace=True)
+            ]
+            channels = feat_channels
+        self.boundary_convs = nn.Sequential(*convs)
+        self.boundary_pred = nn.Conv2d(channels, 1, 1)
         self.loss_boundary = (
             MODELS.build(loss_boundary) if supervision != 'none' else None)
 
@@ -138,10 +153,10 @@ class BoundaryBasis(BaseModule):
                     size,
                     mode='bilinear',
                     align_corners=False)
-            feat = F.relu(self.boundary_conv(feat))
+            feat = self.boundary_convs(feat)
             basis_feat = basis_feat + self.boundary_to_basis(feat)
         else:
-            feat = F.relu(self.boundary_conv(basis_feat))
+            feat = self.boundary_convs(basis_feat)
         return basis_feat, self.boundary_pred(feat)
 
     @staticmethod
