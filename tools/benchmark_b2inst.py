@@ -27,6 +27,7 @@ from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
+from torch.utils.flop_counter import FlopCounterMode
 
 import mmb2inst  # noqa: F401
 
@@ -64,6 +65,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--preset', choices=list(PRESETS), default='coco')
     parser.add_argument('--reps', type=int, default=20)
+    parser.add_argument(
+        '--train-reps',
+        type=int,
+        default=None,
+        help='repetitions of the (slow) train step; default: --reps')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument(
         '--instances',
@@ -78,6 +84,11 @@ def main():
     cfg_a, cfg_b, size, num_classes = PRESETS[args.preset]
     torch.manual_seed(0)
     yolact, b2inst = build(cfg_a), build(cfg_b)
+    # Random weights score every class near 1/(C+1), under the configs'
+    # score_thr: keep every candidate so that inference also assembles and
+    # pastes masks (up to max_per_img), as a trained model does.
+    for model in (yolact, b2inst):
+        model.bbox_head.test_cfg.score_thr = 0.0
     n_shared, n_total = copy_shared_weights(yolact, b2inst)
     print(f'preset {args.preset}: {size}x{size}, {torch.get_num_threads()} '
           f'threads; B2Inst got {n_shared}/{n_total} tensors from YOLACT')
@@ -120,20 +131,30 @@ def main():
         with torch.no_grad():
             boundary.get_global_targets(gts, map_size, 'cpu')
 
+    # FLOPs do not depend on the machine's load: a noise-free companion to
+    # the timings (convolutions and matmuls, as torch counts them).
+    flops = []
+    for model in (yolact, b2inst):
+        with FlopCounterMode(display=False) as counter:
+            predict(model)
+        flops.append(counter.get_total_flops() / 1e9)
+    print(f'inference GFLOPs: YOLACT {flops[0]:.2f}, B2Inst-YOLACT '
+          f'{flops[1]:.2f} (ratio {flops[1] / flops[0]:.4f})')
+
     n_a = len(predict(yolact)[0].pred_instances)
     n_b = len(predict(b2inst)[0].pred_instances)
     print(f'detections per image: YOLACT {n_a}, B2Inst-YOLACT {n_b}')
 
     rows = {}
-    for name, fn_a, fn_b in (('inference (batch 1)', lambda: predict(yolact),
-                              lambda: predict(b2inst)),
-                             ('train step (batch 2)',
-                              lambda: train_step(yolact),
-                              lambda: train_step(b2inst))):
+    measures = [('inference (batch 1)', lambda: predict(yolact),
+                 lambda: predict(b2inst), args.reps),
+                ('train step (batch 2)', lambda: train_step(yolact),
+                 lambda: train_step(b2inst), args.train_reps or args.reps)]
+    for name, fn_a, fn_b, reps in measures:
         for _ in range(args.warmup):
             fn_a(), fn_b()
         a, b = [], []
-        for _ in range(args.reps):
+        for _ in range(reps):
             a.append(timed(fn_a))
             b.append(timed(fn_b))
         rows[name] = (statistics.median(a), statistics.median(b),
