@@ -66,29 +66,20 @@ def parse_args(argv=None):
 def make_progress(total):
     """Return a ``progress(done, total)`` callback printing progress.
 
-    A terminal gets mmengine's ProgressBar (or a self-overwriting counter
-    without mmengine); a log file gets one line per 5% instead of one per
-    image.
+    A terminal gets mmengine's ProgressBar; a log file gets one line per 5%
+    instead of one per image.
     """
     interactive = sys.stdout.isatty()
     if interactive and total > 0:
-        try:
-            from mmengine.utils import ProgressBar
-        except ImportError:
-            pass
-        else:
-            bar = ProgressBar(total)
-            return lambda done, total: bar.update()
+        from mmengine.utils import ProgressBar
+        bar = ProgressBar(total)
+        return lambda done, total: bar.update()
 
     step = max(1, total // 20)
 
     def progress(done, total):
         if done % step == 0 or done == total:
-            if interactive:
-                end = '\n' if done == total else ''
-                print(f'\r{done}/{total} images', end=end, flush=True)
-            else:
-                print(f'{done}/{total} images', flush=True)
+            print(f'{done}/{total} images', flush=True)
 
     return progress
 
