@@ -19,7 +19,6 @@ ratios measured in one run are what to compare.
 import argparse
 import math
 import statistics
-import time
 
 import _source_checkout  # noqa: F401  (before mmb2inst)
 import torch
@@ -30,6 +29,7 @@ from mmengine.config import Config
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmb2inst  # noqa: F401
+from mmb2inst.utils.benchmark import copy_shared_weights, timed
 
 PRESETS = dict(
     coco=('configs/yolact/yolact_r50_1xb8-55e_coco.py',
@@ -41,24 +41,6 @@ PRESETS = dict(
 def build(path):
     model = MODELS.build(Config.fromfile(path).model)
     return model
-
-
-def copy_shared_weights(src, dst):
-    """Give ``dst`` every weight of ``src`` whose name and shape match."""
-    dst_state = dst.state_dict()
-    shared = {
-        k: v
-        for k, v in src.state_dict().items()
-        if k in dst_state and dst_state[k].shape == v.shape
-    }
-    dst.load_state_dict(shared, strict=False)
-    return len(shared), len(dst_state)
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main():

@@ -1,3 +1,4 @@
 from .b2inst_yolact import B2InstYOLACT
+from .blendmask import BlendMask
 
-__all__ = ['B2InstYOLACT']
+__all__ = ['B2InstYOLACT', 'BlendMask']

@@ -1,0 +1,3 @@
+from .blendmask_head import BlendMaskBboxHead
+
+__all__ = ['BlendMaskBboxHead']
