@@ -22,6 +22,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY = osp.join(ROOT, 'configs', 'blendmask', 'blendmask_r18_1xb8-12e_toy.py')
 B2INST = osp.join(ROOT, 'configs', 'b2inst_blendmask',
                   'b2inst-blendmask_design-{}_r18_1xb8-12e_toy.py')
+# Table 1 rows with the scorer: '' (BS + MS), 'hbb-bs_', 'hbb-ms_'.
+SCORED = osp.join(ROOT, 'configs', 'b2inst_blendmask',
+                  'b2inst-blendmask_{}r18_1xb8-12e_toy.py')
 
 
 def build(path, **model_overrides):
@@ -315,3 +318,43 @@ def test_scorer_needs_boundary():
     cfg.model.mask_head.scorer = dict(type='BoundaryAwareScorer')
     with pytest.raises(ValueError, match='mask_head.boundary'):
         MODELS.build(copy.deepcopy(cfg.model))
+
+
+@pytest.mark.parametrize('row,branches', [('', ('iou', 'boundary')),
+                                          ('hbb-bs_', ('boundary', )),
+                                          ('hbb-ms_', ('iou', ))])
+def test_scorer_rescores_masks_eq2(row, branches):
+    model = build(SCORED.format(row))
+    model.bbox_head.test_cfg.score_thr = 0.
+    scorer = model.mask_head.scorer
+    for name in scorer.branches:
+        # Untrained outputs sit at 0; spread them around 0.5.
+        layer = getattr(scorer, f'{name}_pred')
+        torch.nn.init.constant_(layer.bias, 0.5)
+        layer.weight.data.mul_(0.1)
+    model.eval()
+    data = batch(model, (3, 2), training=False)
+    with torch.no_grad():
+        preds = [
+            copy.deepcopy(s.pred_instances)
+            for s in model.predict(data['inputs'], data['data_samples'])
+        ]
+        model.mask_head.scorer = None
+        plain = model.predict(data['inputs'], data['data_samples'])
+    for pred, ref in zip(preds, plain):
+        ref = ref.pred_instances
+        assert len(pred) > 0
+        # Detections and masks are the plain model's; only masks are
+        # rescored, boxes keep their class score.
+        for key in ('bboxes', 'labels', 'masks', 'scores'):
+            assert torch.equal(pred[key], ref[key]), key
+        iou = pred.get('iou_scores')
+        bnd = pred.get('boundary_scores')
+        assert (iou is not None) == ('iou' in branches)
+        assert (bnd is not None) == ('boundary' in branches)
+        if iou is not None and bnd is not None:
+            expected = pred.scores * torch.sqrt(iou * bnd)
+        else:
+            expected = pred.scores * (iou if iou is not None else bnd)
+        assert torch.allclose(pred.mask_scores, expected)
+        assert expected.std() > 0

@@ -2,7 +2,7 @@
 # Train toy configs with several seeds (same schedule, same data) and print
 # their final validation metrics side by side, the first config as baseline.
 #
-#   SEEDS="0 1" bash tools/toy_ablation.sh CONFIG_BASELINE CONFIG [CONFIG ...]
+#   SEEDS="0 1" bash tools/toy_ablation.sh CONFIG_BASELINE [CONFIG ...]
 #
 # Runs go to work_dirs/ablation/<config name>_seed<seed>; finished runs are
 # reused (--resume), so the command can be re-run to add seeds. JOBS=2 trains
@@ -14,7 +14,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SEEDS="${SEEDS:-0}"
 JOBS="${JOBS:-1}"
-[ $# -ge 2 ] || { echo "usage: SEEDS='0 1' $0 BASELINE_CONFIG CONFIG..."; exit 2; }
+[ $# -ge 1 ] || { echo "usage: SEEDS='0 1' $0 BASELINE_CONFIG [CONFIG...]"; exit 2; }
 
 runs=()
 for config in "$@"; do

@@ -3,3 +3,4 @@ from .dense_heads import *  # noqa: F401,F403
 from .detectors import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .mask_heads import *  # noqa: F401,F403
+from .scoring import *  # noqa: F401,F403

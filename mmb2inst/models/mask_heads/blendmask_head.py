@@ -166,6 +166,8 @@ class BlendMaskHead(BaseMaskHead):
                     'mask scorer) needs mask_head.boundary (the holistic '
                     'boundary basis); add mask_head.boundary=dict('
                     "type='BoundaryBasis', ...) or drop mask_head.scorer.")
+            scorer = dict(scorer)
+            scorer.setdefault('in_channels', in_channels)
             self.scorer = MODELS.build(scorer)
 
     def forward(self,
@@ -313,10 +315,11 @@ class BlendMaskHead(BaseMaskHead):
 
         Returns:
             list[InstanceData]: per image ``bboxes`` (original image pixels
-            when ``rescale``), ``scores``, ``labels``, ``masks`` ``(N, H, W)``
-            bool at the original (or network-input) image size; with the
-            scorer also ``cls_scores``, ``iou_scores`` and/or
-            ``boundary_scores``, and ``scores`` is Eq. (2). The boundary map
+            when ``rescale``), ``scores`` (the box's class score),
+            ``labels``, ``masks`` ``(N, H, W)`` bool at the original (or
+            network-input) image size; with the scorer also ``iou_scores``
+            and/or ``boundary_scores`` and ``mask_scores`` (Eq. 2, which
+            CocoMetric and BoundaryAPMetric rank masks by). The boundary map
             ``(1, H/4, W/4)`` rides in the metainfo as ``boundary_map``.
         """
         cfg = self.test_cfg
@@ -334,12 +337,11 @@ class BlendMaskHead(BaseMaskHead):
                 bboxes=boxes, scores=results.scores, labels=results.labels)
             if self.scorer is not None:
                 iou, bnd = self.scorer.predict(feats, rois, probs)
-                out.cls_scores = results.scores
                 if iou is not None:
                     out.iou_scores = iou
                 if bnd is not None:
                     out.boundary_scores = bnd
-                out.scores = rescore(results.scores, iou, bnd)
+                out.mask_scores = rescore(results.scores, iou, bnd)
             if rescale:
                 height, width = meta['ori_shape'][:2]
                 scale = boxes.new_tensor(meta['scale_factor']).repeat(2)

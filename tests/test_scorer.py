@@ -1,0 +1,549 @@
+"""The boundary-aware mask scorer (§4.2): targets by hand, the input layout,
+losses without NaN on degenerate input, Eq. (2) / MS / BS through
+B2Inst-YOLACT's predict, the dumped results, and the score-quality tool's
+helpers."""
+import copy
+import importlib.util
+import math
+import os.path as osp
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.evaluation import DumpDetResults
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmengine.config import Config
+from mmengine.evaluator import Evaluator
+from mmengine.fileio import load
+
+import mmb2inst  # noqa: F401
+from mmb2inst.models.mask_heads.b2inst_yolact_protonet import masks_in_boxes
+from mmb2inst.structures import laplacian_boundary
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY_SCORER = osp.join(
+    ROOT, 'configs/b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py')
+
+
+def small_scorer(**kwargs):
+    """A CPU-cheap scorer on a 2-level, 8-channel FPN."""
+    cfg = dict(
+        type='BoundaryAwareScorer',
+        in_channels=8,
+        roi_extractor=dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+            out_channels=8,
+            featmap_strides=[8, 16]),
+        num_convs=2,
+        conv_channels=8,
+        fc_channels=16)
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    scorer = MODELS.build(cfg)
+    scorer.init_weights()
+    return scorer
+
+
+def feats(batch=2, size=64):
+    torch.manual_seed(1)
+    return (torch.rand(batch, 8, size // 8,
+                       size // 8), torch.rand(batch, 8, size // 16,
+                                              size // 16))
+
+
+def square(size, top, left, side):
+    mask = torch.zeros(size, size)
+    mask[top:top + side, left:left + side] = 1
+    return mask
+
+
+def set_outputs(scorer, iou=None, boundary=None):
+    """Make the regression outputs constant: zero weights, given bias."""
+    for name, value in (('iou', iou), ('boundary', boundary)):
+        if value is not None:
+            layer = getattr(scorer, f'{name}_pred')
+            torch.nn.init.zeros_(layer.weight)
+            torch.nn.init.constant_(layer.bias, value)
+
+
+def test_registered_in_mmdet():
+    assert MODELS.get('BoundaryAwareScorer') is not None
+    assert MODELS.scope == 'mmdet'
+
+
+def test_targets_identical_masks_are_perfect():
+    scorer = small_scorer()
+    gt = square(16, 3, 4, 8)[None]
+    # probabilities on both sides of mask_thr=0.5
+    probs = gt * 0.9 + (1 - gt) * 0.2
+    iou, dice = scorer.get_targets(probs, gt)
+    assert iou.tolist() == [1.0] and dice.tolist() == [1.0]
+
+
+@pytest.mark.parametrize('shift', [1, 2, 3])
+def test_targets_of_a_shifted_square_by_hand(shift):
+    """A 6x6 square (rows and cols 3..8 of a 16x16 frame) against itself
+    shifted right by k pixels.
+
+    IoU: intersection 6 * (6 - k), union 36 + 36 - 6 * (6 - k) = 6 * (6 + k),
+    so IoU = (6 - k) / (6 + k): 5/7, 4/8, 3/9.
+
+    Boundary Dice (Eq. (1), eps = 1): each boundary is the square's
+    perimeter, 4 * 6 - 4 = 20 pixels. They share the top and bottom rows over
+    the 6 - k overlapping columns; the vertical edges never coincide for
+    k < 5 (the shifted left edge lies inside the other square, whose pixels
+    there are interior). Intersection 2 * (6 - k), so
+    Dice = (4 * (6 - k) + 1) / (20 + 20 + 1): 21/41, 17/41, 13/41.
+    """
+    scorer = small_scorer()
+    gt = square(16, 3, 3, 6)[None]
+    pred = square(16, 3, 3 + shift, 6)[None] * 0.8
+    iou, dice = scorer.get_targets(pred, gt)
+    assert iou.item() == pytest.approx((6 - shift) / (6 + shift))
+    assert dice.item() == pytest.approx((4 * (6 - shift) + 1) / 41)
+
+
+def test_targets_binarise_at_mask_thr():
+    """Probabilities 0.55 inside the square: foreground at mask_thr=0.5, an
+    empty prediction at 0.6 (IoU 0; Dice = (0 + 1) / (0 + 20 + 1))."""
+    gt = square(16, 3, 3, 6)[None]
+    probs = gt * 0.55
+    iou, dice = small_scorer(mask_thr=0.5).get_targets(probs, gt)
+    assert iou.item() == 1 and dice.item() == 1
+    iou, dice = small_scorer(mask_thr=0.6).get_targets(probs, gt)
+    assert iou.item() == 0 and dice.item() == pytest.approx(1 / 21)
+
+
+def test_output_shapes_and_disabled_branches():
+    rois = torch.tensor([[0, 4., 4., 40., 40.], [1, 10., 2., 30., 60.],
+                         [1, 0., 0., 64., 64.]])
+    probs = torch.rand(3, 28, 28)
+    scorer = small_scorer()
+    assert scorer.roi_size == (14, 14) and scorer.mask_size == (28, 28)
+    out = scorer(feats(), rois, probs)
+    assert out['iou'].shape == (3, ) and out['boundary'].shape == (3, )
+    for kwargs, present in ((dict(with_boundary=False), 'iou'),
+                            (dict(with_iou=False), 'boundary')):
+        scorer = small_scorer(**kwargs)
+        out = scorer(feats(), rois, probs)
+        assert out[present].shape == (3, )
+        assert [k for k, v in out.items() if v is None
+                ] == [k for k in ('iou', 'boundary') if k != present]
+        assert not hasattr(
+            scorer, 'iou_pred' if present == 'boundary' else 'boundary_pred')
+        assert list(scorer.loss(feats(), rois, probs, probs
+                                > 0.5)) == [f'loss_score_{present}']
+
+
+def test_no_branch_is_a_clear_error():
+    with pytest.raises(ValueError, match='with_iou.*with_boundary'):
+        small_scorer(with_iou=False, with_boundary=False)
+
+
+def test_input_is_features_mask_and_boundary_max_pooled():
+    """A 20x20 square (rows and cols 4..23) in a 28x28 RoI: pooled 2x2 to
+    14x14 the mask covers cells 2..11 (100 cells) and its one-pixel boundary
+    (rows/cols 4 and 23) the perimeter of that 10x10 block, 36 cells."""
+    scorer = small_scorer()
+    seen = {}
+    scorer.convs.register_forward_hook(
+        lambda module, inputs, output: seen.update(x=inputs[0]))
+    mask = square(28, 4, 4, 20)
+    scorer(feats(), torch.tensor([[0, 8., 8., 40., 40.]]), mask[None] * 0.7)
+    x = seen['x']
+    assert x.shape == (1, 8 + 2, 14, 14)
+    expected_mask = torch.zeros(14, 14)
+    expected_mask[2:12, 2:12] = 0.7
+    assert torch.allclose(x[0, -2], expected_mask)
+    expected_boundary = (expected_mask > 0).float()
+    expected_boundary[3:11, 3:11] = 0
+    assert torch.equal(x[0, -1], expected_boundary)
+    assert int(x[0, -1].sum()) == 36
+    # and it is the max-pooled Laplacian boundary of the binarised mask
+    assert torch.equal(x[0, -1],
+                       F.max_pool2d(laplacian_boundary(mask)[None], 2)[0])
+
+
+def test_loss_by_hand_with_constant_predictions():
+    """Constant outputs 0.2 (IoU) and 0.6 (boundary). Instances: identical
+    (IoU 1, Dice 1), disjoint (IoU 0, Dice (0 + 1) / (20 + 20 + 1) = 1/41),
+    and one whose GT crop is empty (no target, left out).
+
+    MSE, weight 0.5: IoU 0.5 * ((0.2 - 1)^2 + 0.2^2) / 2 = 0.17; with
+    Mask Scoring R-CNN's rule (targets > 0 only) 0.5 * 0.8^2 = 0.32.
+    Boundary 0.5 * ((0.6 - 1)^2 + (0.6 - 1/41)^2) / 2.
+    """
+    gt = torch.stack(
+        [square(16, 3, 3, 6),
+         square(16, 3, 3, 6),
+         square(16, 0, 0, 0)])
+    pred = torch.stack(
+        [square(16, 3, 3, 6),
+         square(16, 10, 10, 6),
+         square(16, 3, 3, 6)]) * 0.9
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 3)
+    expected_boundary = 0.5 * ((0.6 - 1)**2 + (0.6 - 1 / 41)**2) / 2
+    for ignore_zero, expected_iou in ((False, 0.17), (True, 0.32)):
+        scorer = small_scorer(iou_ignore_zero=ignore_zero)
+        set_outputs(scorer, iou=0.2, boundary=0.6)
+        losses = scorer.loss(feats(), rois, pred, gt)
+        assert losses['loss_score_iou'].item() == pytest.approx(expected_iou)
+        assert losses['loss_score_boundary'].item() == pytest.approx(
+            expected_boundary)
+
+
+def test_no_nan_on_degenerate_masks():
+    """Empty predictions (no boundary), a prediction and GT filling the
+    whole RoI (boundary = RoI border), an empty GT, tiny and zero-area
+    boxes."""
+    pred = torch.stack([
+        torch.zeros(28, 28),
+        torch.ones(28, 28),
+        square(28, 5, 5, 1),
+        torch.ones(28, 28)
+    ])
+    gt = torch.stack([
+        square(28, 2, 2, 10),
+        torch.ones(28, 28),
+        torch.zeros(28, 28),
+        torch.zeros(28, 28)
+    ])
+    rois = torch.tensor([[0, 4., 4., 40., 40.], [1, 0., 0., 64., 64.],
+                         [0, 10., 10., 10.5, 10.5], [1, 20., 20., 20., 20.]])
+    scorer = small_scorer()
+    iou, dice = scorer.get_targets(pred, gt)
+    assert iou.tolist() == [0, 1, 0, 0]
+    assert dice[1].item() == 1 and torch.all(torch.isfinite(dice))
+    losses = scorer.loss(feats(), rois, pred, gt)
+    total = sum(losses.values())
+    assert torch.isfinite(total)
+    total.backward()
+    for name, p in scorer.named_parameters():
+        assert torch.all(torch.isfinite(p.grad)), name
+    iou, boundary = scorer.predict(feats(), rois, pred)
+    assert torch.all(torch.isfinite(iou)) and torch.all(
+        torch.isfinite(boundary))
+
+
+def test_zero_instances_in_loss_and_predict():
+    scorer = small_scorer()
+    empty = torch.zeros(0, 28, 28)
+    losses = scorer.loss(feats(), torch.zeros(0, 5), empty, empty)
+    assert set(losses) == {'loss_score_iou', 'loss_score_boundary'}
+    total = sum(losses.values())
+    assert total.item() == 0
+    total.backward()
+    # zero, yet connected to every parameter (no unused parameters in DDP)
+    for name, p in scorer.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() == 0, name
+    iou, boundary = scorer.predict(feats(), torch.zeros(0, 5), empty)
+    assert iou.shape == (0, ) and boundary.shape == (0, )
+
+
+def test_predict_clamps_and_subset_in_training():
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 10)
+    probs = torch.rand(10, 28, 28)
+    scorer = small_scorer(max_train_instances=4)
+    set_outputs(scorer, iou=1.3, boundary=-0.2)
+    iou, boundary = scorer.predict(feats(), rois, probs)
+    assert iou.tolist() == [1.0] * 10 and boundary.tolist() == [0.0] * 10
+    seen = []
+    scorer.convs.register_forward_hook(
+        lambda module, inputs, output: seen.append(inputs[0].shape[0]))
+    scorer.loss(feats(), rois, probs, probs > 0.3)
+    assert seen == [4]
+
+
+def test_mask_inputs_are_detached_features_are_not():
+    scorer = small_scorer()
+    fpn = tuple(f.requires_grad_() for f in feats())
+    probs = torch.rand(2, 28, 28, requires_grad=True)
+    rois = torch.tensor([[0, 4., 4., 40., 40.], [1, 8., 8., 30., 30.]])
+    losses = scorer.loss(fpn, rois, probs, probs.detach() > 0.3)
+    sum(losses.values()).backward()
+    assert probs.grad is None
+    assert fpn[0].grad is not None and fpn[0].grad.abs().sum() > 0
+
+
+def test_scorer_learns_on_fixed_batch():
+    """A few Adam steps on one batch: the regression losses must drop."""
+    torch.manual_seed(2)
+    gt = torch.stack([square(28, 4, 4, 16)] * 8)
+    # predictions of varying quality: the GT shifted by 0..7 pixels
+    pred = torch.stack([square(28, 4, 4 + k, 16) for k in range(8)]) * 0.9
+    rois = torch.tensor([[k % 2, 4., 4., 40., 40.] for k in range(8)])
+    scorer = small_scorer()
+    optim = torch.optim.Adam(scorer.parameters(), lr=3e-3)
+    history = []
+    for _ in range(30):
+        loss = sum(scorer.loss(feats(), rois, pred, gt).values())
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        history.append(loss.item())
+    assert history[-1] < 0.2 * history[0]
+
+
+# B2Inst-YOLACT with the scorer
+
+
+def test_masks_in_boxes_maps_input_pixels_to_the_prototype_grid():
+    """Prototypes at stride 4 of a 64x64 input: a mask that is 1 on proto
+    cells 4..11 (input pixels 16..47), pooled with the box [16, 16, 48, 48]
+    (proto [4, 12), cell centres at i + 0.5, so aligned samples run from
+    index 3.5): the 28 bins of 8/28 cells sample at 3.5 + (j + 0.5) * 2/7.
+    Bin 0 samples 9/14 of the way from cell 3 (0) to cell 4 (1): 9/14; bin 1
+    13/14; bins 2..25 are inside: 1; a corner (9/14)^2. The box [52, 0, 64,
+    12] (proto cells 13..15 x 0..2) sees only zeros."""
+    probs = torch.zeros(16, 16, 2)
+    probs[4:12, 4:12] = 1
+    boxes = torch.tensor([[16., 16., 48., 48.], [52., 0., 64., 12.]])
+    out = masks_in_boxes(probs, boxes, dict(batch_input_shape=(64, 64)),
+                         (28, 28))
+    assert out.shape == (2, 28, 28)
+    assert torch.allclose(out[0, 2:26, 2:26], torch.ones(24, 24))
+    assert out[0, 14, 0].item() == pytest.approx(9 / 14)
+    assert out[0, 14, 1].item() == pytest.approx(13 / 14)
+    assert out[0, 0, 0].item() == pytest.approx((9 / 14)**2)
+    assert torch.allclose(out[0], out[0].t())
+    assert torch.allclose(out[0], out[0].flip(0, 1))
+    assert torch.equal(out[1], torch.zeros(28, 28))
+    assert masks_in_boxes(probs[..., :0], boxes[:0], dict(img_shape=(64, 64)),
+                          (28, 28)).shape == (0, 28, 28)
+
+
+def toy_batch(model, num_items=(3, 2), size=64, seed=0):
+    torch.manual_seed(seed)
+    packed = demo_mm_inputs(
+        2, [[3, size, size]] * 2,
+        num_items=list(num_items),
+        num_classes=5,
+        with_mask=True)
+    return model.data_preprocessor(packed, True)
+
+
+def build(model_cfg, seed=0):
+    torch.manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    model.init_weights()
+    return model
+
+
+@pytest.fixture(scope='module')
+def toy_cfg():
+    return Config.fromfile(TOY_SCORER).model
+
+
+def test_yolact_training_step(toy_cfg):
+    model = build(toy_cfg)
+    model.train()
+    data = toy_batch(model)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    for key in ('loss_cls', 'loss_bbox', 'loss_mask', 'loss_segm',
+                'loss_boundary', 'loss_score_iou', 'loss_score_boundary'):
+        assert key in losses, key
+    assert losses['loss_score_iou'] > 0 and losses['loss_score_boundary'] > 0
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    total.backward()
+    for name, p in model.named_parameters():
+        if p.grad is not None:
+            assert torch.all(torch.isfinite(p.grad)), name
+    assert model.mask_head.scorer.iou_pred.weight.grad.abs().sum() > 0
+    assert model.mask_head.scorer.boundary_pred.weight.grad.abs().sum() > 0
+
+    # The scoring losses alone reach the FPN (RoI features) but not the
+    # mask branch (prototypes, coefficients).
+    model.zero_grad()
+    losses = model.loss(data['inputs'], data['data_samples'])
+    (losses['loss_score_iou'] + losses['loss_score_boundary']).backward()
+    for module in (model.mask_head.protonet, model.bbox_head.conv_coeff,
+                   model.mask_head.boundary):
+        for p in module.parameters():
+            assert p.grad is None or p.grad.abs().sum() == 0
+    assert model.neck.fpn_convs[0].conv.weight.grad.abs().sum() > 0
+
+
+def test_yolact_training_without_gt(toy_cfg):
+    model = build(toy_cfg)
+    model.train()
+    data = toy_batch(model, num_items=(0, 0))
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert losses['loss_score_iou'].item() == 0
+    assert losses['loss_score_boundary'].item() == 0
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+
+
+@pytest.mark.parametrize('with_iou,with_boundary',
+                         [(True, True), (True, False), (False, True)])
+def test_yolact_predict_rescores(toy_cfg, with_iou, with_boundary):
+    cfg = copy.deepcopy(toy_cfg)
+    cfg.mask_head.scorer.update(with_iou=with_iou, with_boundary=with_boundary)
+    cfg.test_cfg.score_thr = 0.0  # random weights: keep every candidate
+    model = build(cfg)
+    scorer = model.mask_head.scorer
+    # Scores spread around 0.5 rather than clamped to 0.
+    for name in scorer.branches:
+        layer = getattr(scorer, f'{name}_pred')
+        torch.nn.init.constant_(layer.bias, 0.5)
+        layer.weight.data.mul_(0.1)
+    data = toy_batch(model)
+    model.eval()
+    with torch.no_grad():
+        # predict() writes into the data samples: copy before the 2nd call
+        preds = [
+            copy.deepcopy(s.pred_instances)
+            for s in model.predict(data['inputs'], data['data_samples'])
+        ]
+        model.mask_head.scorer = None
+        plain = model.predict(data['inputs'], data['data_samples'])
+    for pred, reference in zip(preds, plain):
+        ref = reference.pred_instances
+        assert len(pred) > 0
+        # YOLACT's detections, masks and class scores are untouched
+        assert torch.equal(pred.scores, ref.scores)
+        for key in ('bboxes', 'labels', 'masks'):
+            assert torch.equal(pred[key], ref[key]), key
+        assert ('iou_scores' in pred) == with_iou
+        assert ('boundary_scores' in pred) == with_boundary
+        cls = pred.scores
+        if with_iou and with_boundary:
+            iou, boundary = pred.iou_scores, pred.boundary_scores
+            assert iou.shape == boundary.shape == cls.shape
+            for scores in (iou, boundary):
+                assert torch.all((scores >= 0) & (scores <= 1))
+                assert scores.std() > 0
+            expected = cls * torch.sqrt(iou * boundary)  # Eq. (2)
+        elif with_iou:
+            expected = cls * pred.iou_scores  # MS
+        else:
+            expected = cls * pred.boundary_scores  # BS
+        assert torch.allclose(pred.mask_scores, expected)
+        assert torch.all(pred.mask_scores <= pred.scores)
+
+
+def test_yolact_predict_without_detections(toy_cfg):
+    cfg = copy.deepcopy(toy_cfg)
+    cfg.test_cfg.score_thr = 1.1  # nothing passes
+    model = build(cfg)
+    model.eval()
+    data = toy_batch(model)
+    with torch.no_grad():
+        samples = model.predict(data['inputs'], data['data_samples'])
+    for sample in samples:
+        pred = sample.pred_instances
+        assert len(pred) == 0
+        for key in ('scores', 'mask_scores', 'iou_scores', 'boundary_scores'):
+            assert pred[key].shape == (0, ), key
+
+
+def test_dumped_results_keep_the_scores(toy_cfg, tmp_path):
+    """What `mim test ... --out x.pkl` writes: mmdet's DumpDetResults in an
+    MMEngine Evaluator, as tools/test.py appends it."""
+    cfg = copy.deepcopy(toy_cfg)
+    cfg.test_cfg.score_thr = 0.0
+    model = build(cfg)
+    model.eval()
+    data = toy_batch(model)
+    with torch.no_grad():
+        samples = model.predict(data['inputs'], data['data_samples'])
+    expected = [copy.deepcopy(s.pred_instances) for s in samples]
+    out = str(tmp_path / 'preds.pkl')
+    evaluator = Evaluator([DumpDetResults(out_file_path=out)])
+    evaluator.process(data_samples=samples, data_batch=data)
+    evaluator.evaluate(len(samples))
+    dumped = load(out)
+    assert len(dumped) == 2
+    for result, pred in zip(dumped, expected):
+        inst = result['pred_instances']
+        for key in ('scores', 'mask_scores', 'iou_scores', 'boundary_scores'):
+            assert torch.equal(inst[key], pred[key]), key
+        assert len(inst['masks']) == len(pred)  # RLE-encoded
+
+
+def test_scorer_requires_the_boundary_basis(toy_cfg):
+    cfg = copy.deepcopy(toy_cfg)
+    cfg.mask_head.boundary = None
+    cfg.mask_head.num_protos = cfg.bbox_head.num_protos = 32
+    with pytest.raises(
+            ValueError, match=r'mask_head\.scorer.*mask_head\.'
+            r'boundary'):
+        MODELS.build(cfg)
+
+
+def test_toy_scorer_config_only_adds_the_scorer(toy_cfg):
+    base = Config.fromfile(
+        osp.join(ROOT,
+                 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'))
+    ours = build(toy_cfg)
+    theirs = build(base.model)
+    extra = set(ours.state_dict()) - set(theirs.state_dict())
+    assert set(theirs.state_dict()) <= set(ours.state_dict())
+    assert extra and all(k.startswith('mask_head.scorer.') for k in extra)
+
+
+# tools/score_quality.py
+
+
+def load_tool():
+    tools = osp.join(ROOT, 'tools')
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    spec = importlib.util.spec_from_file_location(
+        'score_quality', osp.join(tools, 'score_quality.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_spearman_by_hand():
+    """x = 1..5, y = [5, 6, 7, 8, 7]. Ranks of y with ties averaged:
+    [1, 2, 3.5, 5, 3.5]. Centred ranks: x [-2, -1, 0, 1, 2], y [-2, -1, 0.5,
+    2, 0.5]; covariance sum 4 + 1 + 0 + 2 + 1 = 8, squares 10 and 9.5:
+    rho = 8 / sqrt(95)."""
+    tool = load_tool()
+    assert tool.spearman([1, 2, 3, 4, 5],
+                         [5, 6, 7, 8, 7]) == pytest.approx(8 / math.sqrt(95))
+    assert tool.spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1)
+    assert math.isnan(tool.spearman([1], [2]))
+    assert math.isnan(tool.spearman([1, 2, 3], [4, 4, 4]))
+
+
+def test_match_predictions_by_hand():
+    """12x12 image, GT 0 (class 0) = rows/cols 2..7, GT 1 (class 1) = rows
+    and cols 9..10.
+
+    - pred 0 (class 0): GT 0 shifted right by 2 (cols 4..9), box [4, 2, 10,
+      8]. Mask IoU 4/8. Cropped to its box (rows 2..7, cols 4..9) the
+      prediction fills the 6x6 crop, boundary = crop perimeter, 20 px; GT 0
+      is the crop's cols 0..3, a 6x4 block whose boundary is its perimeter,
+      16 px. Shared: top and bottom rows over cols 0..3 (8) and col 0 rows
+      1..4 (4) = 12. Dice = (24 + 1) / (20 + 16 + 1) = 25/37.
+    - pred 1 (class 1) lies on GT 0 only, a GT of another class: unmatched.
+    - pred 2 (class 0) = GT 0 with GT 0's box: IoU 1, Dice 1.
+    """
+    tool = load_tool()
+    gt = torch.zeros(2, 12, 12, dtype=torch.bool)
+    gt[0, 2:8, 2:8] = True
+    gt[1, 9:11, 9:11] = True
+    pred = torch.zeros(3, 12, 12, dtype=torch.bool)
+    pred[0, 2:8, 4:10] = True
+    pred[1, 3:6, 3:6] = True
+    pred[2] = gt[0]
+    boxes = torch.tensor([[4., 2., 10., 8.], [3., 3., 6., 6.],
+                          [2., 2., 8., 8.]])
+    matched, iou, dice = tool.match_predictions(pred, torch.tensor([0, 1, 0]),
+                                                boxes, gt, torch.tensor([0,
+                                                                         1]))
+    assert matched.tolist() == [0, 2]
+    assert iou.tolist() == pytest.approx([0.5, 1.0])
+    assert dice.tolist() == pytest.approx([25 / 37, 1.0])
+    # no GT at all: nothing matched
+    matched, iou, dice = tool.match_predictions(
+        pred, torch.tensor([0, 1, 0]), boxes, gt[:0],
+        torch.zeros(0, dtype=torch.long))
+    assert matched.numel() == iou.numel() == dice.numel() == 0
