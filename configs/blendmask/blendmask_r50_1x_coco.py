@@ -88,3 +88,17 @@ model = dict(
         mask_thr_binary=0.5))
 
 optim_wrapper = dict(optimizer=dict(lr=0.01))
+
+# COCO box and mask AP, and Boundary AP (Boundary IoU, Cheng et al. 2021).
+val_evaluator = [
+    dict(
+        type='CocoMetric',
+        ann_file='data/coco/annotations/instances_val2017.json',
+        metric=['bbox', 'segm'],
+        format_only=False),
+    dict(
+        type='BoundaryAPMetric',
+        ann_file='data/coco/annotations/instances_val2017.json',
+        dilation_ratio=0.02)
+]
+test_evaluator = val_evaluator
