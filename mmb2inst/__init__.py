@@ -5,13 +5,13 @@ Importing the package registers every module into MMDetection's registries
 ``torch.load`` read the checkpoints MMEngine writes (see
 :mod:`mmb2inst.utils.checkpoint`).
 """
-from . import datasets, evaluation, models, structures, visualization
+from . import datasets, engine, evaluation, models, structures, visualization
 from .utils.checkpoint import allow_mmengine_checkpoints
 from .version import __version__
 
 allow_mmengine_checkpoints()
 
 __all__ = [
-    '__version__', 'datasets', 'evaluation', 'models', 'structures',
+    '__version__', 'datasets', 'engine', 'evaluation', 'models', 'structures',
     'visualization'
 ]

@@ -303,8 +303,8 @@ def test_predict_without_detections():
 
 
 @pytest.mark.parametrize('key,value,match', [
-    ('num_bases', 4, r'bbox_head.num_bases=4 .* num_bases=5'),
-    ('attn_size', 14, r'bbox_head.attn_size=14 .* attn_size=7'),
+    ('num_bases', 4, r'bbox_head\.num_bases=4.*bbox_head\.num_bases=5'),
+    ('attn_size', 14, r'bbox_head\.attn_size=14.*mask_head\.attn_size=7'),
 ])
 def test_heads_must_agree(key, value, match):
     cfg = Config.fromfile(B2INST.format('e'))

@@ -59,18 +59,18 @@ def table3_runs(tmp_path):
     validation record)."""
     root, runs = str(tmp_path / 'repo'), str(tmp_path / 'runs')
     fake_configs(root, paper_tables.YOLACT, paper_tables.B2INST_YOLACT,
-                 paper_tables.BLENDMASK, paper_tables.B2INST_BLENDMASK)
+                 paper_tables.BLENDMASK, paper_tables.B2INST_BLENDMASK_TOY)
     s = paper_tables.TOY_SUFFIX
     fake_run(runs, 'yolact' + s, 0, (0.030, 0.090, 0.010, 0.100, 0.020))
     fake_run(runs, 'yolact' + s, 1, (0.040, 0.110, 0.030, 0.120, 0.020))
     fake_run(runs, 'b2inst-yolact' + s, 0, (0.040, 0.100, 0.020, 0.100, 0.025))
     fake_run(runs, 'b2inst-yolact' + s, 1, (0.060, 0.120, 0.040, 0.140, 0.035))
     fake_run(runs, 'blendmask' + s, 0, (0.050, 0.150, 0.040, 0.200, 0.030))
-    fake_run(runs, 'b2inst-blendmask' + s, 0,
+    fake_run(runs, 'b2inst-blendmask_r18_scorer-2e_toy', 0,
              (0.060, 0.160, 0.050, 0.210, 0.040))
-    fake_run(runs, 'b2inst-blendmask' + s, 1,
+    fake_run(runs, 'b2inst-blendmask_r18_scorer-2e_toy', 1,
              (0.080, 0.180, 0.070, 0.230, 0.050))
-    fake_run(runs, 'b2inst-blendmask' + s, 2)
+    fake_run(runs, 'b2inst-blendmask_r18_scorer-2e_toy', 2)
     # not a seed: ignored
     fake_run(runs, 'yolact' + s, '0-old', (0.9, 0.9, 0.9, 0.9, 0.9))
     return root, runs
@@ -102,8 +102,7 @@ def test_table3_means_spreads_and_deltas(table3_runs):
     assert b2blend['seeds'] == [0, 1]
     assert b2blend['mean']['coco/segm_mAP'] == pytest.approx(7.0)
     assert b2blend['unfinished'] == {
-        2: osp.join(runs,
-                    'b2inst-blendmask' + paper_tables.TOY_SUFFIX + '_seed2')
+        2: osp.join(runs, 'b2inst-blendmask_r18_scorer-2e_toy_seed2')
     }
     # the change only on the seed the baseline has
     assert b2blend['delta_seeds'] == [0]
@@ -136,12 +135,12 @@ def test_table3_markdown_csv_and_plot(table3_runs, tmp_path):
         '| B2Inst-YOLACT | `b2inst-yolact_r18_1xb8-12e_toy` | 2 | '
         '5.00 ± 1.41 | 11.00 ± 1.41 | 3.00 ± 1.41 | 12.00 ± 2.83 | '
         '3.00 ± 0.71 | +1.50 ± 0.71 | +1.00 ± 0.71 | 30.1 | +2.0 |') in lines
-    assert ('| B2Inst-BlendMask | `b2inst-blendmask_r18_1xb8-12e_toy` | 2 | '
+    assert ('| B2Inst-BlendMask | `b2inst-blendmask_r18_scorer-2e_toy` | 2 | '
             '7.00 ± 1.41 | 17.00 ± 1.41 | 6.00 ± 1.41 | 22.00 ± 1.41 | '
             '4.50 ± 0.71 | +1.00 (seed 0) | +1.00 (seed 0) | 36.8 | +1.0 |'
             ) in lines
     assert '- B2Inst-BlendMask: seed 2 is training in `{}`'.format(
-        osp.join(runs, 'b2inst-blendmask_r18_1xb8-12e_toy_seed2')) in lines
+        osp.join(runs, 'b2inst-blendmask_r18_scorer-2e_toy_seed2')) in lines
     assert '`bash tools/reproduce_table.sh 3`' in text
     assert open(paths[0]).read() == text
     with open(paths[1]) as f:
@@ -187,13 +186,13 @@ def test_missing_configs_and_runs(tmp_path):
     text = paper_tables.markdown('table1', rows, runs)
     assert ('| +HBB | `b2inst-blendmask_design-e_r18_1xb8-12e_toy` | — | — '
             '| — | — | — | — | — | — | 36.2 | +0.4 |') in text
-    assert ('| +HBB+BS | `b2inst-blendmask_hbb-bs_r18_1xb8-12e_toy` (no '
+    assert ('| +HBB+BS | `b2inst-blendmask_hbb-bs_r18_scorer-2e_toy` (no '
             'config) | — |') in text
     assert ('- +HBB: seed 0 not run: `SEEDS="0" bash tools/toy_ablation.sh '
             'configs/b2inst_blendmask/b2inst-blendmask_design-e_r18_1xb8-12e'
             '_toy.py`') in text
     assert ('- +HBB+BS+MS: `configs/b2inst_blendmask/b2inst-blendmask_r18_'
-            '1xb8-12e_toy.py` does not exist yet') in text
+            'scorer-2e_toy.py` does not exist yet') in text
     # asked for seeds 0 and 1: the baseline lacks seed 1
     assert paper_tables.status(
         rows[0], seeds=[0, 1]).startswith('seed 1 not run: `SEEDS="1" bash')
@@ -249,7 +248,7 @@ def test_run_trains_missing_and_resumes_stopped_runs(table3_runs, monkeypatch):
         for name in files:
             os.utime(osp.join(folder, name), (hour_ago, hour_ago))
     rows = paper_tables.build_table('table3', runs, root=root)
-    b2blend_toy = paper_tables.B2INST_BLENDMASK.format(S=s)
+    b2blend_toy = paper_tables.B2INST_BLENDMASK_TOY
     assert paper_tables.status(rows[3]) == (
         f'seed 2 stopped before its validation (see `{stopped}/train.out`); '
         f'resume: `SEEDS="2" bash tools/toy_ablation.sh {b2blend_toy}`')

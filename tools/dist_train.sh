@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Multi-GPU training on one machine: bash tools/dist_train.sh CONFIG GPUS [args]
-# (args as tools/train.py). NNODES/NODE_RANK/MASTER_ADDR/PORT for several
-# machines.
+# Distributed training on one machine: bash tools/dist_train.sh CONFIG N [args]
+# (args as tools/train.py) starts N processes with torchrun: one per GPU, or,
+# on a machine without CUDA, N CPU processes (gloo backend, DDP of the CPU
+# model; set up by tools/train.py). NNODES/NODE_RANK/MASTER_ADDR/PORT for
+# several machines; PORT also when two runs share a machine.
 set -e
 CONFIG=$1
 GPUS=$2

@@ -1,10 +1,13 @@
 """Train a model of mmb2inst (or any MMDetection config).
 
-Used by ``mim train mmb2inst CONFIG [args]`` and directly as
-``python tools/train.py CONFIG [args]``. Same arguments as MMDetection's
-``tools/train.py``; in addition it checks its input before MMEngine's runner
-starts (dataset on disk, known module types, a checkpoint that fits the
-model, no earlier run overwritten) and reports bad input in one message.
+Used by ``mim train mmb2inst CONFIG [args]``, by ``tools/dist_train.sh`` and
+``tools/slurm_train.sh``, and directly as ``python tools/train.py CONFIG
+[args]``. Same arguments as MMDetection's ``tools/train.py``; in addition it
+checks its input before MMEngine's runner starts (dataset on disk, known
+module types, a checkpoint that fits the model, no earlier run overwritten)
+and reports bad input in one message, says where a resumed run picks up, and
+runs ``--launcher pytorch`` on machines without CUDA (gloo, DDP of the CPU
+model; :mod:`mmb2inst.utils.distributed`).
 """
 import argparse
 import os.path as osp
@@ -53,8 +56,13 @@ def load_config(args) -> Config:
                                  'dict(base_batch_size=...) in the config.')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # The latest checkpoint of the work_dir; without one, a new run
+        # (initialised from the config's load_from, if any).
+        latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(
+            cfg.work_dir) else None
+        if latest is not None or not cfg.get('load_from'):
+            cfg.resume = True
+            cfg.load_from = None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise UserInputError(f'--resume {args.resume}: no such '
@@ -62,6 +70,19 @@ def load_config(args) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def report_resume(runner, ckpt_path: str, meta: dict) -> None:
+    """Say where training picks up (rank 0 and the log file)."""
+    epoch, it = meta.get('epoch', 0), meta.get('iter', 0)
+    loop = runner.cfg.get('train_cfg', {})
+    if 'max_epochs' in loop:
+        rest = f'training continues with epoch {epoch + 1} of ' \
+            f'{loop["max_epochs"]}'
+    else:
+        rest = f'training continues to iteration {loop.get("max_iters")}'
+    runner.logger.info(f'mmb2inst: resuming from {ckpt_path}, epoch {epoch} '
+                       f'(iteration {it}); {rest}.')
 
 
 def main():
@@ -81,8 +102,20 @@ def main():
         resume_from = cfg.get('load_from')
         if cfg.get('resume') and not resume_from:
             resume_from = find_latest_checkpoint(cfg.work_dir)
+            if resume_from is None:
+                runner.logger.info(
+                    f'mmb2inst: --resume: no checkpoint in {cfg.work_dir}; '
+                    'starting a new run.')
         if resume_from and osp.isfile(resume_from):
-            check_checkpoint_matches(runner.model, resume_from, args.config)
+            # Initialising from a checkpoint (not resuming) may add modules
+            # it has no weights for, e.g. a scorer on a trained B2Inst model.
+            ckpt = check_checkpoint_matches(
+                runner.model,
+                resume_from,
+                args.config,
+                allow_missing=not cfg.get('resume'))
+            if cfg.get('resume'):
+                report_resume(runner, resume_from, ckpt.get('meta', {}))
         runner.train()
 
 

@@ -12,3 +12,6 @@ env_cfg = dict(
 log_processor = dict(type='LogProcessor', window_size=25, by_epoch=True)
 # Same seed, same toy run: ablation rows differ only by what they change.
 randomness = dict(seed=0)
+# Checkpoints carry the random state (data-loader workers included), so that
+# a run resumed with --resume ends with the weights of the uninterrupted run.
+custom_hooks = [dict(type='RNGStateHook')]

@@ -3,3 +3,9 @@
 _base_ = 'mmdet::yolact/yolact_r50_1xb8-55e_coco.py'
 
 custom_imports = dict(imports=['mmb2inst'], allow_failed_imports=False)
+# Upstream's hooks, plus the random state in checkpoints: --resume continues
+# with the augmentation and sampling of the uninterrupted run.
+custom_hooks = [
+    dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW'),
+    dict(type='RNGStateHook')
+]

@@ -86,13 +86,21 @@ def state_dict_mismatch(model_state: Dict[str, torch.Tensor],
 
 def check_checkpoint_matches(model: torch.nn.Module,
                              filename: str,
-                             config_name: Optional[str] = None) -> None:
+                             config_name: Optional[str] = None,
+                             allow_missing: bool = False) -> dict:
     """Raise :class:`CheckpointMismatchError` if ``filename`` does not hold
     weights for ``model``.
 
     MMEngine's ``load_checkpoint`` only warns about missing or misshapen
     weights, so testing a checkpoint of another model would silently
     evaluate a half-random network.
+
+    With ``allow_missing`` (initialising a model from a checkpoint, e.g. a
+    new head on a trained model) weights the checkpoint lacks are fine, as
+    long as some weights match and every weight it has fits the model.
+
+    Returns:
+        dict: The checkpoint (its ``meta`` tells the epoch and iteration).
     """
     from mmengine.runner.checkpoint import _load_checkpoint
     ckpt = _load_checkpoint(filename, map_location='cpu')
@@ -109,9 +117,12 @@ def check_checkpoint_matches(model: torch.nn.Module,
         for k, v in ckpt_state.items()
     }
     model = getattr(model, 'module', model)
-    diff = state_dict_mismatch(model.state_dict(), ckpt_state)
+    model_state = model.state_dict()
+    diff = state_dict_mismatch(model_state, ckpt_state)
+    if allow_missing and len(diff['missing']) < len(model_state):
+        diff['missing'] = []
     if not (diff['missing'] or diff['unexpected'] or diff['shape']):
-        return
+        return ckpt
     lines = [
         f'The checkpoint {filename} does not match the model of '
         f'{config_name or "the config"}:'

@@ -19,6 +19,16 @@ class UserInputError(Exception):
     """Bad input from the user; the message says what to do."""
 
 
+class ConfigError(UserInputError, ValueError):
+    """A config value a model cannot be built with.
+
+    Raised by mmb2inst's modules when they are built; the message names the
+    full config key (e.g. ``model.mask_head.boundary.supervision``) and the
+    values it may take. A ``ValueError`` for Python callers; the tools print
+    it as one line (:func:`friendly_errors`).
+    """
+
+
 def _dataset_cfgs(dataset_cfg: dict, path: str) -> Iterator[tuple]:
     """Yield ``(key path, dataset cfg)`` through dataset wrappers."""
     if 'dataset' in dataset_cfg:  # RepeatDataset, ClassBalancedDataset, ...
@@ -158,6 +168,8 @@ def friendly_errors(cfg: Optional[Config] = None):
     from .checkpoint import CheckpointMismatchError
     try:
         yield
+    except ConfigError as e:
+        _exit(f'Config error: {e}')
     except (UserInputError, CheckpointMismatchError) as e:
         _exit(str(e))
     except KeyError as e:
@@ -224,9 +236,16 @@ def load_run_config(args) -> Config:
 
 
 def build_runner(cfg: Config):
-    """MMEngine's default Runner, or ``cfg.runner_type`` from the registry."""
+    """MMEngine's default Runner, or ``cfg.runner_type`` from the registry.
+
+    A distributed launch on a machine without CUDA is prepared first (gloo,
+    DDP of a CPU module; see :mod:`mmb2inst.utils.distributed`).
+    """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+
+    from .distributed import setup_cpu_distributed
+    setup_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)

@@ -28,9 +28,16 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmb2inst.structures import image_boundary_map, laplacian_boundary
+from mmb2inst.utils.run_checks import ConfigError
 
 SUPERVISIONS = ('global', 'local', 'none')
 FUSIONS = ('single', 'multi')
+# Where mmb2inst's configs put this module, for the error messages.
+CFG_KEY = 'model.mask_head.boundary'
+
+
+def _choices(values: Sequence[str]) -> str:
+    return ', '.join(repr(v) for v in values)
 
 
 def masks_at(gt_masks, size: Tuple[int, int], device) -> Tensor:
@@ -95,16 +102,21 @@ class BoundaryBasis(BaseModule):
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         if supervision not in SUPERVISIONS:
-            raise ValueError(f'BoundaryBasis: supervision={supervision!r} '
-                             f'is not one of {SUPERVISIONS}.')
+            raise ConfigError(
+                f'{CFG_KEY}.supervision={supervision!r} is not one of '
+                f"{_choices(SUPERVISIONS)} (Table 2: 'local' is design (a), "
+                "'global' designs (b)-(e)).")
         if fusion not in FUSIONS:
-            raise ValueError(f'BoundaryBasis: fusion={fusion!r} is not one '
-                             f'of {FUSIONS}.')
+            raise ConfigError(
+                f'{CFG_KEY}.fusion={fusion!r} is not one of '
+                f"{_choices(FUSIONS)} (Table 2: 'multi' is designs (b) and "
+                "(c), 'single' the others).")
         if supervision == 'none' and not use_as_basis:
-            raise ValueError(
-                'BoundaryBasis: supervision=\'none\' with use_as_basis=False '
-                'leaves the boundary branch without any effect; drop the '
-                '`boundary` option instead.')
+            raise ConfigError(
+                f"{CFG_KEY}.supervision='none' with {CFG_KEY}.use_as_basis="
+                'False leaves the boundary branch without any effect; set '
+                "supervision to 'global' or 'local', or use_as_basis=True, "
+                f'or drop {CFG_KEY}.')
         self.supervision = supervision
         self.fusion = fusion
         self.use_as_basis = use_as_basis

@@ -4,6 +4,8 @@ from mmdet.models.dense_heads import CondInstBboxHead
 from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
 
+from mmb2inst.utils.run_checks import ConfigError
+
 
 @MODELS.register_module()
 class BlendMaskBboxHead(CondInstBboxHead):
@@ -35,9 +37,11 @@ class BlendMaskBboxHead(CondInstBboxHead):
                  attn_size: int = 7,
                  **kwargs) -> None:
         if 'num_params' in kwargs:
-            raise ValueError(
-                'BlendMaskBboxHead: set num_bases and attn_size; num_params '
-                '(= num_bases * attn_size ** 2) follows from them.')
+            raise ConfigError(
+                'model.bbox_head.num_params is not an option of '
+                'BlendMaskBboxHead; set model.bbox_head.num_bases and '
+                'model.bbox_head.attn_size, num_params (= num_bases * '
+                'attn_size ** 2) follows from them.')
         self.num_bases = num_bases
         self.attn_size = attn_size
         super().__init__(*args, num_params=num_bases * attn_size**2, **kwargs)

@@ -5,6 +5,8 @@ from mmdet.structures import SampleList
 from mmengine.structures import PixelData
 from torch import Tensor
 
+from mmb2inst.utils.run_checks import ConfigError
+
 
 @MODELS.register_module()
 class B2InstYOLACT(YOLACT):
@@ -21,11 +23,11 @@ class B2InstYOLACT(YOLACT):
         coeffs = getattr(self.bbox_head, 'num_protos', None)
         bases = getattr(self.mask_head, 'num_protos', None)
         if coeffs is not None and bases is not None and coeffs != bases:
-            raise ValueError(
-                f'B2InstYOLACT: bbox_head.num_protos={coeffs} coefficients '
-                f'per instance but mask_head.num_protos={bases} bases; they '
-                'must be equal (K prototypes, +1 when the boundary basis is '
-                'used for composition).')
+            raise ConfigError(
+                f'model.bbox_head.num_protos={coeffs} coefficients per '
+                f'instance but model.mask_head.num_protos={bases} bases; set '
+                f'model.bbox_head.num_protos={bases} (K prototypes, +1 when '
+                'the boundary basis is used for composition).')
 
     def predict(self,
                 batch_inputs: Tensor,

@@ -5,6 +5,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from torch import Tensor
 
+from mmb2inst.utils.run_checks import ConfigError
 from .boundary_maps import move_boundary_maps
 
 
@@ -25,16 +26,28 @@ class BlendMask(SingleStageInstanceSegmentor):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for key in ('num_bases', 'attn_size'):
-            det = getattr(self.bbox_head, key, None)
-            mask = getattr(self.mask_head, key, None)
-            if det is not None and mask is not None and det != mask:
-                extra = (' (mask_head.num_bases + 1 when mask_head.boundary '
-                         'is used as a basis)' if key == 'num_bases' else '')
-                raise ValueError(
-                    f'BlendMask: bbox_head.{key}={det} but the mask head '
-                    f'blends with {key}={mask}; set bbox_head.{key} to '
-                    f'{mask}{extra}.')
+        attn = getattr(self.bbox_head, 'attn_size', None)
+        blend = getattr(self.mask_head, 'attn_size', None)
+        if None not in (attn, blend) and attn != blend:
+            raise ConfigError(
+                f'model.bbox_head.attn_size={attn} but model.mask_head.'
+                f"attn_size={blend}: the blender reads the detection head's "
+                'M x M attentions, both must be the same M (7 in the '
+                f'paper); set both to {blend}, or both to {attn}.')
+        attns = getattr(self.bbox_head, 'num_bases', None)
+        bases = getattr(self.mask_head, 'num_bases', None)
+        if None not in (attns, bases) and attns != bases:
+            boundary = getattr(self.mask_head, 'boundary', None)
+            if boundary is not None and boundary.use_as_basis:
+                why = (f'model.mask_head.num_bases={bases - 1} + 1 boundary '
+                       'basis, as model.mask_head.boundary.use_as_basis='
+                       'True')
+            else:
+                why = f'model.mask_head.num_bases={bases}'
+            raise ConfigError(
+                f'model.bbox_head.num_bases={attns} attention maps per '
+                f'instance but the mask head blends {bases} bases ({why}); '
+                f'set model.bbox_head.num_bases={bases}.')
 
     def predict(self,
                 batch_inputs: Tensor,

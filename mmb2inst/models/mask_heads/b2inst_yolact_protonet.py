@@ -13,6 +13,7 @@ from mmdet.utils import InstanceList, OptInstanceList
 from torch import Tensor
 
 from mmb2inst.structures import rescore
+from mmb2inst.utils.run_checks import ConfigError
 
 
 def masks_in_boxes(mask_probs: Tensor, boxes: Tensor, img_meta: dict,
@@ -90,12 +91,12 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         self.boundary = None
         self.scorer = None
         if scorer is not None and boundary is None:
-            raise ValueError(
-                'B2InstYOLACTProtonet: mask_head.scorer is set but '
-                'mask_head.boundary is None; the boundary-aware scorer is '
-                'part of B2Inst on top of the holistic boundary basis '
-                "(Table 1): set mask_head.boundary=dict(type='BoundaryBasis',"
-                ' ...) or drop mask_head.scorer.')
+            raise ConfigError(
+                'model.mask_head.scorer is set but model.mask_head.boundary '
+                'is None; the boundary-aware scorer is part of B2Inst on top '
+                'of the holistic boundary basis (Table 1): set '
+                "model.mask_head.boundary=dict(type='BoundaryBasis', ...) or "
+                'drop model.mask_head.scorer.')
         if boundary is None:
             return
         # The last projection (conv to K prototypes, and its ReLU) comes
@@ -109,13 +110,15 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         self.boundary = MODELS.build(boundary)
         num_bases = self.proto_channels[-1] + int(self.boundary.use_as_basis)
         if self.num_protos != num_bases:
-            extra = ' + 1 boundary basis' if self.boundary.use_as_basis else ''
-            raise ValueError(
-                f'B2InstYOLACTProtonet: num_protos={self.num_protos}, but '
-                f'the masks are composed of {num_bases} bases '
-                f'({self.proto_channels[-1]} prototypes{extra}). Set '
-                f'mask_head.num_protos and bbox_head.num_protos to '
-                f'{num_bases}.')
+            extra = (' + 1 boundary basis, as model.mask_head.boundary.'
+                     'use_as_basis=True' if self.boundary.use_as_basis else
+                     ', the boundary is not a basis')
+            raise ConfigError(
+                f'model.mask_head.num_protos={self.num_protos}, but the '
+                f'masks are composed of {num_bases} bases (model.mask_head.'
+                f'proto_channels[-1]={self.proto_channels[-1]} prototypes'
+                f'{extra}); set model.mask_head.num_protos={num_bases} and '
+                f'model.bbox_head.num_protos={num_bases}.')
         if scorer is not None:
             scorer = dict(scorer)
             scorer.setdefault('in_channels', self.in_channels)

@@ -14,6 +14,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmb2inst.structures import rescore
+from mmb2inst.utils.run_checks import ConfigError
 from .blender import blend, paste_masks, pool_bases, semantic_targets
 
 
@@ -161,11 +162,12 @@ class BlendMaskHead(BaseMaskHead):
         self.scorer = None
         if scorer is not None:
             if self.boundary is None:
-                raise ValueError(
-                    'BlendMaskHead: mask_head.scorer (the boundary-aware '
-                    'mask scorer) needs mask_head.boundary (the holistic '
-                    'boundary basis); add mask_head.boundary=dict('
-                    "type='BoundaryBasis', ...) or drop mask_head.scorer.")
+                raise ConfigError(
+                    'model.mask_head.scorer (the boundary-aware mask scorer) '
+                    'needs model.mask_head.boundary (the holistic boundary '
+                    'basis); add model.mask_head.boundary=dict('
+                    "type='BoundaryBasis', ...) or drop "
+                    'model.mask_head.scorer.')
             scorer = dict(scorer)
             scorer.setdefault('in_channels', in_channels)
             self.scorer = MODELS.build(scorer)

@@ -21,8 +21,11 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmb2inst.structures import boundary_dice, laplacian_boundary, mask_iou
+from mmb2inst.utils.run_checks import ConfigError
 
 BRANCHES = ('iou', 'boundary')
+# Where mmb2inst's configs put this module, for the error messages.
+CFG_KEY = 'model.mask_head.scorer'
 
 
 @MODELS.register_module()
@@ -114,17 +117,18 @@ class BoundaryAwareScorer(BaseModule):
                  loss_boundary: dict = dict(type='MSELoss', loss_weight=0.5),
                  init_cfg: Optional[dict] = None) -> None:
         if not (with_iou or with_boundary):
-            raise ValueError(
-                'BoundaryAwareScorer: with_iou and with_boundary are both '
-                'False, nothing to regress; set at least one of them to True '
-                '(with_iou=True: S_IoU, "MS"; with_boundary=True: '
-                'S_boundary, "BS"; both: Eq. (2)), or drop the scorer.')
+            raise ConfigError(
+                f'{CFG_KEY}.with_iou=False and {CFG_KEY}.with_boundary=False:'
+                ' nothing to regress; set at least one of them to True '
+                '(with_iou: S_IoU, "MS"; with_boundary: S_boundary, "BS"; '
+                f'both: Eq. (2)), or drop {CFG_KEY}.')
         if num_convs < 1:
-            raise ValueError('BoundaryAwareScorer: num_convs must be >= 1, '
-                             f'got {num_convs}.')
+            raise ConfigError(f'{CFG_KEY}.num_convs={num_convs}; it must be '
+                              '>= 1 (4 in Mask Scoring R-CNN).')
         if max_train_instances < 1:
-            raise ValueError('BoundaryAwareScorer: max_train_instances must '
-                             f'be >= 1, got {max_train_instances}.')
+            raise ConfigError(
+                f'{CFG_KEY}.max_train_instances={max_train_instances}; it '
+                'must be >= 1.')
         self.branches = tuple(name
                               for name, on in zip(BRANCHES, (with_iou,
                                                              with_boundary))
@@ -150,10 +154,10 @@ class BoundaryAwareScorer(BaseModule):
         roi_extractor = dict(roi_extractor)
         roi_extractor.setdefault('out_channels', in_channels)
         if roi_extractor['out_channels'] != in_channels:
-            raise ValueError(
-                'BoundaryAwareScorer: roi_extractor.out_channels='
-                f"{roi_extractor['out_channels']} but in_channels="
-                f'{in_channels}; they must be equal (the FPN channels).')
+            raise ConfigError(
+                f'{CFG_KEY}.roi_extractor.out_channels='
+                f"{roi_extractor['out_channels']} but {CFG_KEY}.in_channels="
+                f'{in_channels}; set both to the FPN channels.')
         self.roi_extractor = MODELS.build(roi_extractor)
         size = self.roi_extractor.roi_layers[0].output_size
         self.roi_size = (size, size) if isinstance(size, int) else tuple(size)
