@@ -6,6 +6,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import warnings
 
 import pytest
 from mmdet.registry import MODELS
@@ -175,7 +176,10 @@ def test_the_suggested_fixes_build():
 
 def test_friendly_errors_print_one_line(capsys):
     cfg = config(B2INST_BLENDMASK, ['model.mask_head.boundary.fusion=bar'])
-    with pytest.raises(SystemExit) as info:
+    # Unrelated library warnings (e.g. setuptools' pkg_resources deprecation
+    # on a first lazy import) would also land on stderr.
+    with pytest.raises(SystemExit) as info, warnings.catch_warnings():
+        warnings.simplefilter('ignore')
         with friendly_errors(cfg):
             MODELS.build(cfg.model)
     assert info.value.code == 1
