@@ -102,3 +102,7 @@ val_evaluator = [
         dilation_ratio=0.02)
 ]
 test_evaluator = val_evaluator
+
+# The random state in checkpoints: --resume continues with the augmentation
+# and sampling of the uninterrupted run.
+custom_hooks = [dict(type='RNGStateHook')]
