@@ -2,10 +2,10 @@
 from mmdet.models.detectors import YOLACT
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmb2inst.utils.run_checks import ConfigError
+from .boundary_maps import move_boundary_maps
 
 
 @MODELS.register_module()
@@ -33,10 +33,5 @@ class B2InstYOLACT(YOLACT):
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
-        samples = super().predict(batch_inputs, batch_data_samples, rescale)
-        for sample in samples:
-            boundary = sample.pred_instances.metainfo.get('boundary_map')
-            if boundary is not None:
-                del sample.pred_instances.boundary_map
-                sample.pred_boundary = PixelData(data=boundary)
-        return samples
+        return move_boundary_maps(super().predict(batch_inputs,
+                                                  batch_data_samples, rescale))
