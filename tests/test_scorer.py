@@ -138,6 +138,26 @@ def test_output_shapes_and_disabled_branches():
                                 > 0.5)) == [f'loss_score_{present}']
 
 
+@pytest.mark.parametrize('downsample_first', [False, True])
+def test_conv_layout_and_flops_by_hand(downsample_first):
+    """The stride-2 conv is the last (Mask Scoring R-CNN) or the first one;
+    the multiply-adds of the conv stack and fcs match a hand count."""
+    from torch.utils.flop_counter import FlopCounterMode
+    scorer = small_scorer(num_convs=3, downsample_first=downsample_first)
+    strides = [m.stride[0] for m in scorer.convs if hasattr(m, 'stride')]
+    assert strides == ([2, 1, 1] if downsample_first else [1, 1, 2])
+    rois = torch.tensor([[0, 4., 4., 40., 40.], [1, 10., 2., 30., 60.]])
+    with FlopCounterMode(display=False) as counter:
+        out = scorer(feats(), rois, torch.rand(2, 28, 28))
+    assert out['iou'].shape == (2, ) and out['boundary'].shape == (2, )
+    # 3x3 convs (8 + 2 -> 8 -> 8 -> 8), 14x14 input, 7x7 after the stride;
+    # two branches of fcs 8 * 7 * 7 -> 16 -> 16 -> 1.
+    sizes = [49, 49, 49] if downsample_first else [196, 196, 49]
+    convs = sum(cin * 8 * 9 * hw for cin, hw in zip((10, 8, 8), sizes))
+    fcs = 2 * (8 * 49 * 16 + 16 * 16 + 16)
+    assert counter.get_total_flops() == 2 * 2 * (convs + fcs)
+
+
 def test_no_branch_is_a_clear_error():
     with pytest.raises(ValueError, match='with_iou.*with_boundary'):
         small_scorer(with_iou=False, with_boundary=False)

@@ -38,6 +38,7 @@ REFERENCES = {
 B2INST = [
     'configs/b2inst_blendmask/b2inst-blendmask_design-e_r50_1x_coco.py',
     'configs/b2inst_blendmask/b2inst-blendmask_r50_1x_coco.py',
+    'configs/b2inst_blendmask/b2inst-blendmask_msrcnn-scorer_r50_1x_coco.py',
 ]
 
 

@@ -17,6 +17,7 @@ model = dict(
                 featmap_strides=[8, 16, 32, 64]),
             num_convs=4,
             conv_channels=64,
+            downsample_first=True,
             fc_channels=256,
             with_iou=True,
             with_boundary=True,

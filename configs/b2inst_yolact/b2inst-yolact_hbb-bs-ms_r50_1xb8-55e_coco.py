@@ -1,7 +1,8 @@
 # B2Inst-YOLACT R-50 with boundary-aware mask scoring (Table 1, row
-# "HBB + BS + MS", on YOLACT): B2Inst-YOLACT plus the full-size scorer of
-# §4.2 (4 convs of 256, fcs of 1024, 14x14 RoIs on P3-P5, as Mask Scoring
-# R-CNN's MaskIoUHead). Test score = class score * sqrt(S_IoU * S_boundary).
+# "HBB + BS + MS", on YOLACT): B2Inst-YOLACT plus the light scorer of
+# B2Inst-BlendMask (4 convs of 64, the first with stride 2, fcs of 256, 14x14
+# RoIs on P3-P5; see ../b2inst_blendmask/b2inst-blendmask_r50_1x_coco.py).
+# Test score = class score * sqrt(S_IoU * S_boundary).
 _base_ = './b2inst-yolact_r50_1xb8-55e_coco.py'
 
 model = dict(
@@ -16,8 +17,9 @@ model = dict(
                 out_channels=256,
                 featmap_strides=[8, 16, 32]),
             num_convs=4,
-            conv_channels=256,
-            fc_channels=1024,
+            conv_channels=64,
+            downsample_first=True,
+            fc_channels=256,
             with_iou=True,
             with_boundary=True,
             loss_iou=dict(type='MSELoss', loss_weight=0.5),

@@ -44,7 +44,8 @@ class BoundaryAwareScorer(BaseModule):
       max-pooled, so that no boundary pixel is lost.
 
     A shared stack of ``num_convs`` 3x3 conv + ReLU layers (the last one with
-    stride 2) is followed by one fully-connected branch per score
+    stride 2, as Mask Scoring R-CNN; or the first one with
+    ``downsample_first``) is followed by one fully-connected branch per score
     (fc + ReLU, fc + ReLU, fc -> 1), both class-agnostic. The input is the
     same whichever branches are enabled, so the Table 1 rows (MS, BS,
     MS + BS) differ only in what is regressed and used at test time.
@@ -74,6 +75,11 @@ class BoundaryAwareScorer(BaseModule):
             levels given to :meth:`forward` are used.
         num_convs (int): 3x3 convs of the shared stack. Defaults to 4.
         conv_channels (int): Channels of the shared convs. Defaults to 256.
+        downsample_first (bool): Give the first conv the stride 2 instead of
+            the last, so that the other convs run at a quarter of the
+            positions: with Mask Scoring R-CNN's sizes 2.8x fewer
+            FLOPs per RoI, for the same output size and number of layers.
+            Defaults to False (Mask Scoring R-CNN's layout).
         fc_channels (int): Width of the two hidden fcs of each branch.
             Defaults to 1024.
         with_iou (bool): Regress :math:`S_{IoU}` ("MS"). Defaults to True.
@@ -107,6 +113,7 @@ class BoundaryAwareScorer(BaseModule):
                      featmap_strides=[8, 16, 32]),
                  num_convs: int = 4,
                  conv_channels: int = 256,
+                 downsample_first: bool = False,
                  fc_channels: int = 1024,
                  with_iou: bool = True,
                  with_boundary: bool = True,
@@ -166,8 +173,9 @@ class BoundaryAwareScorer(BaseModule):
 
         convs = []
         channels = in_channels + 2  # + mask + boundary
+        strided = 0 if downsample_first else num_convs - 1
         for i in range(num_convs):
-            stride = 2 if i == num_convs - 1 else 1
+            stride = 2 if i == strided else 1
             convs += [
                 nn.Conv2d(
                     channels, conv_channels, 3, stride=stride, padding=1),
