@@ -15,7 +15,7 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmb2inst.utils.checkpoint import (CheckpointMismatchError,
-                                       check_checkpoint_matches)
+                                       check_checkpoint_matches, load_detector)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 YOLACT_TOY = 'configs/yolact/yolact_r18_1xb8-12e_toy.py'
@@ -146,6 +146,41 @@ def test_checkpoint_round_trip_under_weights_only(trained):
     # as strict as torch made it
     with pytest.raises(Exception, match='Unsupported global'):
         torch.load(ckpt)
+
+
+def test_load_detector_reads_weights_and_meta_once(trained, tmp_path):
+    """What the picture and score tools load: the checkpoint's weights
+    (also from a DDP-wrapped run's ``module.`` keys), its dataset meta, eval
+    mode; another model's checkpoint is refused."""
+    ckpt = osp.join(trained['work_dir'], 'epoch_1.pth')
+    raw = _load_checkpoint(ckpt)
+    ddp = dict(
+        raw,
+        state_dict={
+            f'module.{k}': v
+            for k, v in raw['state_dict'].items()
+        })
+    torch.save(ddp, tmp_path / 'ddp.pth')
+
+    def cfg(path=YOLACT_TOY):
+        cfg = Config.fromfile(osp.join(ROOT, path))
+        cfg.merge_from_dict(
+            dict(
+                arg.split('=', 1) for arg in trained['opts']
+                if 'dataset.data_root' in arg))
+        return cfg
+
+    for path in (ckpt, str(tmp_path / 'ddp.pth')):
+        model = load_detector(cfg(), path, images_only=True)
+        assert not model.training
+        for key, value in model.state_dict().items():
+            assert torch.equal(value, raw['state_dict'][key]), key
+        assert model.dataset_meta['classes'] == tuple(
+            raw['meta']['dataset_meta']['classes'])
+        assert all(t['type'] != 'LoadAnnotations'
+                   for t in model.cfg.test_dataloader.dataset.pipeline)
+    with pytest.raises(CheckpointMismatchError, match='does not match'):
+        load_detector(cfg(B2INST_TOY), ckpt)
 
 
 def test_vis_bases_writes_pictures(trained, tmp_path):

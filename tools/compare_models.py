@@ -23,15 +23,14 @@ import cv2
 import mmcv
 import numpy as np
 import torch
-from mmdet.apis import inference_detector, init_detector
+from mmdet.apis import inference_detector
 from mmdet.registry import DATASETS, VISUALIZERS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config, DictAction
-from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
 
 import mmb2inst  # noqa: F401
-from mmb2inst.utils.checkpoint import check_checkpoint_matches
+from mmb2inst.utils.checkpoint import load_detector
 from mmb2inst.utils.run_checks import UserInputError, friendly_errors
 from mmb2inst.visualization import boundary_on_image
 
@@ -75,16 +74,7 @@ def load_model(config: str, checkpoint: str, cfg_options=None):
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    # inference_detector runs the test pipeline on an image alone
-    cfg.test_dataloader.dataset.pipeline = [
-        t for t in cfg.test_dataloader.dataset.pipeline
-        if t['type'] != 'LoadAnnotations'
-    ]
-    model = init_detector(cfg, None, device='cpu')
-    check_checkpoint_matches(model, checkpoint, config)
-    meta = load_checkpoint(model, checkpoint, 'cpu').get('meta', {})
-    model.dataset_meta = meta.get('dataset_meta', model.dataset_meta)
-    return model
+    return load_detector(cfg, checkpoint, config, images_only=True)
 
 
 def gt_samples(config: str, num: int, cfg_options=None):

@@ -168,18 +168,13 @@ def run(cfg: Config,
         score_thr: float = 0.05,
         config_name: Optional[str] = None) -> dict:
     """Predict on the test set and collect the scores and true qualities."""
-    from mmdet.apis import init_detector
     from mmdet.registry import DATASETS
     from mmengine.dataset import pseudo_collate
-    from mmengine.runner import load_checkpoint
 
-    from mmb2inst.utils.checkpoint import check_checkpoint_matches
+    from mmb2inst.utils.checkpoint import load_detector
 
-    model = init_detector(cfg, None, device='cpu')
-    check_checkpoint_matches(model, checkpoint, config_name)
-    load_checkpoint(model, checkpoint, 'cpu', logger='silent')
+    model = load_detector(cfg, checkpoint, config_name)
     model.bbox_head.test_cfg.score_thr = score_thr
-    model.eval()
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     total = len(dataset) if num is None else min(num, len(dataset))
     collected = {k: [] for k in [f for f, _ in SCORE_FIELDS] + ['iou', 'dice']}

@@ -15,13 +15,12 @@ import os.path as osp
 
 import _source_checkout  # noqa: F401  (before mmb2inst)
 import mmcv
-from mmdet.apis import inference_detector, init_detector
+from mmdet.apis import inference_detector
 from mmdet.registry import VISUALIZERS
 from mmengine.config import Config, DictAction
-from mmengine.runner import load_checkpoint
 
 import mmb2inst  # noqa: F401
-from mmb2inst.utils.checkpoint import check_checkpoint_matches
+from mmb2inst.utils.checkpoint import load_detector
 from mmb2inst.utils.run_checks import UserInputError, friendly_errors
 from mmb2inst.visualization import bases_figure, capture_bases
 
@@ -64,15 +63,8 @@ def main():
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
-        # Inference needs no annotations.
-        cfg.test_dataloader.dataset.pipeline = [
-            t for t in cfg.test_dataloader.dataset.pipeline
-            if t['type'] != 'LoadAnnotations'
-        ]
-        model = init_detector(cfg, None, device='cpu')
-        check_checkpoint_matches(model, args.checkpoint, args.config)
-        meta = load_checkpoint(model, args.checkpoint, 'cpu').get('meta', {})
-        model.dataset_meta = meta.get('dataset_meta', model.dataset_meta)
+        model = load_detector(
+            cfg, args.checkpoint, args.config, images_only=True)
         if not hasattr(model, 'mask_head') or not hasattr(
                 model.mask_head, 'protonet'):
             raise UserInputError(

@@ -84,6 +84,15 @@ def state_dict_mismatch(model_state: Dict[str, torch.Tensor],
     return dict(missing=missing, unexpected=unexpected, shape=shape)
 
 
+def _without_ddp_prefix(state: Dict[str, torch.Tensor]) -> dict:
+    """State dict keys without the ``module.`` of a DDP-wrapped model."""
+    prefix = 'module.'
+    return {
+        (k[len(prefix):] if k.startswith(prefix) else k): v
+        for k, v in state.items()
+    }
+
+
 def check_checkpoint_matches(model: torch.nn.Module,
                              filename: str,
                              config_name: Optional[str] = None,
@@ -112,10 +121,7 @@ def check_checkpoint_matches(model: torch.nn.Module,
             f'{filename} is not a model checkpoint (no state_dict of '
             'tensors in it). Pass a .pth file written by training, e.g. '
             'work_dirs/<config>/epoch_N.pth.')
-    ckpt_state = {
-        k[len('module.'):] if k.startswith('module.') else k: v
-        for k, v in ckpt_state.items()
-    }
+    ckpt_state = _without_ddp_prefix(ckpt_state)
     model = getattr(model, 'module', model)
     model_state = model.state_dict()
     diff = state_dict_mismatch(model_state, ckpt_state)
@@ -140,3 +146,36 @@ def check_checkpoint_matches(model: torch.nn.Module,
     lines.append('Use the checkpoint written by training this config (its '
                  'work_dir), or the config the checkpoint was trained with.')
     raise CheckpointMismatchError('\n'.join(lines))
+
+
+def load_detector(cfg,
+                  checkpoint: str,
+                  config_name: Optional[str] = None,
+                  images_only: bool = False) -> torch.nn.Module:
+    """A detector of ``cfg`` on the CPU, in eval mode, with the weights of
+    ``checkpoint`` (checked to fit the model, read once) and the dataset meta
+    saved in it.
+
+    Args:
+        cfg (Config): The model's config (already merged with any
+            ``--cfg-options``).
+        checkpoint (str): A ``.pth`` file written by training.
+        config_name (str, optional): The config's path, for error messages.
+        images_only (bool): Drop ``LoadAnnotations`` from the test pipeline,
+            so that ``mmdet.apis.inference_detector`` runs on an image alone.
+
+    Raises:
+        CheckpointMismatchError: The checkpoint holds another model.
+    """
+    from mmdet.apis import init_detector
+    if images_only:
+        cfg.test_dataloader.dataset.pipeline = [
+            t for t in cfg.test_dataloader.dataset.pipeline
+            if t['type'] != 'LoadAnnotations'
+        ]
+    model = init_detector(cfg, None, device='cpu')
+    ckpt = check_checkpoint_matches(model, checkpoint, config_name)
+    model.load_state_dict(_without_ddp_prefix(ckpt.get('state_dict', ckpt)))
+    meta = ckpt.get('meta', {})
+    model.dataset_meta = meta.get('dataset_meta', model.dataset_meta)
+    return model.eval()
