@@ -29,7 +29,7 @@ train() {
     echo "[ablation] $config seed $seed -> $work_dir"
     OMP_NUM_THREADS=$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 )) \
         mim train mmb2inst "$config" --work-dir "$work_dir" --resume \
-        --cfg-options randomness.seed="$seed" > "$work_dir/train.out" 2>&1 \
+        --cfg-options randomness.seed="$seed" >> "$work_dir/train.out" 2>&1 \
         || { echo "[ablation] FAILED, see $work_dir/train.out"; return 1; }
 }
 export -f train
