@@ -3,10 +3,8 @@ losses without NaN on degenerate input, Eq. (2) / MS / BS through
 B2Inst-YOLACT's predict, the dumped results, and the score-quality tool's
 helpers."""
 import copy
-import importlib.util
 import math
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -17,6 +15,7 @@ from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.fileio import load
+from toy_runs import load_tool
 
 import mmb2inst  # noqa: F401
 from mmb2inst.models.mask_heads.b2inst_yolact_protonet import masks_in_boxes
@@ -509,23 +508,12 @@ def test_toy_scorer_config_only_adds_the_scorer(toy_cfg):
 # tools/score_quality.py
 
 
-def load_tool():
-    tools = osp.join(ROOT, 'tools')
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
-    spec = importlib.util.spec_from_file_location(
-        'score_quality', osp.join(tools, 'score_quality.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_spearman_by_hand():
     """x = 1..5, y = [5, 6, 7, 8, 7]. Ranks of y with ties averaged:
     [1, 2, 3.5, 5, 3.5]. Centred ranks: x [-2, -1, 0, 1, 2], y [-2, -1, 0.5,
     2, 0.5]; covariance sum 4 + 1 + 0 + 2 + 1 = 8, squares 10 and 9.5:
     rho = 8 / sqrt(95)."""
-    tool = load_tool()
+    tool = load_tool('score_quality')
     assert tool.spearman([1, 2, 3, 4, 5],
                          [5, 6, 7, 8, 7]) == pytest.approx(8 / math.sqrt(95))
     assert tool.spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1)
@@ -546,7 +534,7 @@ def test_match_predictions_by_hand():
     - pred 1 (class 1) lies on GT 0 only, a GT of another class: unmatched.
     - pred 2 (class 0) = GT 0 with GT 0's box: IoU 1, Dice 1.
     """
-    tool = load_tool()
+    tool = load_tool('score_quality')
     gt = torch.zeros(2, 12, 12, dtype=torch.bool)
     gt[0, 2:8, 2:8] = True
     gt[1, 9:11, 9:11] = True

@@ -1,6 +1,5 @@
 # Copyright (c) mmb2inst contributors. All rights reserved.
 """Tests of the seeded toy shapes dataset and its generator."""
-import importlib.util
 import itertools
 import json
 import multiprocessing
@@ -13,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
+from toy_runs import load_tool
 
 from mmb2inst.datasets.toy_shapes import (CLASSES, DEFAULT_SETTINGS,
                                           FORMAT_VERSION, META_FILE, SPLITS,
@@ -286,13 +286,6 @@ def test_ensure_toy_dataset_refuses_mismatch(tmp_path):
     assert (empty / META_FILE).is_file()
 
 
-def _load_cli():
-    spec = importlib.util.spec_from_file_location('make_toy_dataset', CLI)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_cli_refuses_to_overwrite(tmp_path):
     out = tmp_path / 'toy'
     out.mkdir()
@@ -308,7 +301,7 @@ def test_cli_refuses_to_overwrite(tmp_path):
 
 
 def test_cli_generates_and_forces(tmp_path, capsys):
-    cli = _load_cli()
+    cli = load_tool('make_toy_dataset')
     out = tmp_path / 'toy'
     args = [
         str(out), '--num-train', '5', '--num-val', '2', '--img-size', '48',

@@ -1,6 +1,7 @@
 """Helpers of the tests that train toy models through the entry points
 (`mim train`, tools/dist_train.sh): the toy model configs, a tiny toy
 dataset, and subprocess runs."""
+import importlib.util
 import os
 import os.path as osp
 import socket
@@ -130,3 +131,16 @@ def unequal_tensors(a, b, prefix: str = '') -> list:
             for p in unequal_tensors(x, y, f'{prefix}[{i}]')
         ]
     return [] if a == b else [prefix]
+
+
+def load_tool(name: str):
+    """The module of ``tools/<name>.py`` (tools import their siblings, e.g.
+    ``_source_checkout``, so ``tools/`` goes on the path)."""
+    tools = osp.join(ROOT, 'tools')
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(tools, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
