@@ -1,0 +1,71 @@
+"""tools/loss_grad_norms.py: per-loss gradient norms, checked against
+direct autograd and the boundary loss's own composition."""
+import math
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.registry import MODELS
+from mmdet.testing import demo_mm_inputs
+from mmengine.config import Config
+from toy_runs import ROOT, load_tool
+
+import mmb2inst  # noqa: F401
+
+BLENDMASK_E = ('configs/b2inst_blendmask/'
+               'b2inst-blendmask_design-e_r18_1xb8-12e_toy.py')
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool('loss_grad_norms')
+
+
+def fresh(config, **boundary):
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.model.mask_head.boundary.update(boundary)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.manual_seed(1)
+    packed = demo_mm_inputs(
+        2, [[3, 64, 64]] * 2, num_items=[3, 2], num_classes=5, with_mask=True)
+    return model, model.data_preprocessor(packed, True)
+
+
+def test_grad_norm_by_hand(tool):
+    a = torch.nn.Parameter(torch.tensor([1., 2.]))
+    b = torch.nn.Parameter(torch.tensor([3.]))
+    unused = torch.nn.Parameter(torch.tensor([5.]))
+    loss = (a**2).sum() + 2 * b.sum()  # grads (2, 4) and (2)
+    assert tool.grad_norm(loss, [a, b, unused
+                                 ]) == pytest.approx(math.sqrt(4 + 16 + 4))
+
+
+def test_norms_and_boundary_terms_on_blendmask(tool):
+    model, data = fresh(BLENDMASK_E)
+    norms = tool.loss_grad_norms(model, data)
+    assert {
+        'loss_cls', 'loss_mask', 'loss_boundary', 'boundary/bce',
+        'boundary/dice', 'boundary/crisp'
+    } <= set(norms)
+    # The split is the loss itself: weights 1, loss = bce + dice + crisp.
+    total = sum(norms[f'boundary/{t}'][0] for t in ('bce', 'dice', 'crisp'))
+    assert total == pytest.approx(norms['loss_boundary'][0], rel=1e-5)
+    # Norms are of the gradient over all trainable parameters (a norm of a
+    # sum is at most the sum of the norms).
+    assert norms['loss_boundary'][1] <= sum(
+        norms[f'boundary/{t}'][1]
+        for t in ('bce', 'dice', 'crisp')) * (1 + 1e-6)
+    assert all(v[1] > 0 for v in norms.values())
+    # The forward hook is gone afterwards.
+    assert not model.mask_head.boundary.boundary_pred._forward_hooks
+
+
+def test_local_supervision_has_no_term_split(tool):
+    model, data = fresh(
+        'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
+        supervision='local')
+    norms = tool.loss_grad_norms(model, data)
+    assert 'loss_boundary' in norms
+    assert not any(k.startswith('boundary/') for k in norms)
