@@ -1,7 +1,7 @@
 # Toy BlendMask: the quick-start backbone (half-width ResNet-18 from
-# scratch, 128x128 input, 128-channel FPN) with FCOS + attention on P3-P6
-# and the basis module on P3-P5, sized and scheduled like the toy YOLACT so
-# the two families compare on the same data and budget.
+# scratch, 128x128 input) with a 128-channel FPN, FCOS + attention on P3-P6
+# and the basis module on P3-P5, scheduled like the toy YOLACT so the two
+# families compare on the same data and schedule.
 _base_ = [
     '../_base_/datasets/toy_shapes_instance.py', '../_base_/toy_runtime.py',
     '../_base_/schedules/toy_adamw_12e.py'
