@@ -173,3 +173,24 @@ def test_build_from_registry_and_linear_weights():
     weighted = loss(
         logits, targets, weight=torch.tensor([1., 0.]), avg_factor=1.)
     assert weighted.item() == pytest.approx(first.item(), rel=1e-6)
+
+
+def test_warmup_ramps_the_loss_with_the_training_iteration():
+    from mmengine.logging import MessageHub
+
+    uniform, _, target = _examples()
+    full = BoundaryLoss()(uniform, target)
+    warm = BoundaryLoss(warmup_iters=200)
+    hub = MessageHub.get_instance('test_boundary_loss_warmup')
+    try:
+        for it, factor in [(0, 0.), (50, 0.25), (200, 1.), (1000, 1.)]:
+            hub.update_info('iter', it)
+            assert warm.warmup_factor() == factor
+            torch.testing.assert_close(warm(uniform, target), factor * full)
+    finally:
+        # Later tests must not see this hub's iteration.
+        MessageHub.get_instance('test_boundary_loss_after_warmup')
+    # No iteration recorded (outside a training loop): full weight.
+    torch.testing.assert_close(warm(uniform, target), full)
+    with pytest.raises(ValueError, match='warmup_iters=-1'):
+        BoundaryLoss(warmup_iters=-1)

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmdet.models.losses.dice_loss import dice_loss
 from mmdet.models.losses.utils import weight_reduce_loss
 from mmdet.registry import MODELS
+from mmengine.logging import MessageHub
 from torch import Tensor
 
 
@@ -45,7 +46,8 @@ class BoundaryLoss(nn.Module):
 
     The three terms are averaged over the images of the batch and summed:
     ``loss_weight * (bce_weight * bce + dice_weight * dice +
-    crisp_weight * crisp)``.
+    crisp_weight * crisp)``, times a warm-up factor when ``warmup_iters``
+    is set.
 
     Note:
         Deng et al. write the combined loss as :math:`\alpha L_c + \beta
@@ -67,6 +69,17 @@ class BoundaryLoss(nn.Module):
         eps (float): Smoothing term of the Dice term and of :math:`L_d`.
             Defaults to 1.0, as BMask R-CNN's boundary Dice.
         loss_weight (float): Weight of the whole loss. Defaults to 1.0.
+        warmup_iters (int): Ramp the whole loss linearly from 0 to its full
+            weight over the first ``warmup_iters`` training iterations
+            (factor ``min(iter / warmup_iters, 1)``, the iteration read
+            from MMEngine's message hub, as mmdet's BoxInst warms up its
+            pairwise loss). A freshly initialised boundary map makes the
+            crisp term's gradient hundreds of times larger than the
+            detector's (``tools/loss_grad_norms.py``); the ramp keeps that
+            out of the shared features while the boundary predictor, whose
+            AdamW steps do not depend on the loss scale, learns. Outside a
+            training loop (no iteration recorded) the factor is 1.
+            Defaults to 0 (no warm-up).
     """
 
     def __init__(self,
@@ -76,8 +89,12 @@ class BoundaryLoss(nn.Module):
                  crisp_alpha: float = 1e-3,
                  crisp_beta: float = 1.0,
                  eps: float = 1.0,
-                 loss_weight: float = 1.0) -> None:
+                 loss_weight: float = 1.0,
+                 warmup_iters: int = 0) -> None:
         super().__init__()
+        if warmup_iters < 0:
+            raise ValueError(f'warmup_iters={warmup_iters}; it must be >= 0 '
+                             '(0 turns the warm-up off)')
         self.bce_weight = bce_weight
         self.dice_weight = dice_weight
         self.crisp_weight = crisp_weight
@@ -85,6 +102,7 @@ class BoundaryLoss(nn.Module):
         self.crisp_beta = crisp_beta
         self.eps = eps
         self.loss_weight = loss_weight
+        self.warmup_iters = warmup_iters
 
     def _per_image(self, pred: Tensor,
                    target: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -170,4 +188,14 @@ class BoundaryLoss(nn.Module):
             weight = weight.reshape(loss.shape).to(loss.dtype)
         loss = weight_reduce_loss(
             loss, weight, reduction='mean', avg_factor=avg_factor)
-        return self.loss_weight * loss
+        return self.loss_weight * self.warmup_factor() * loss
+
+    def warmup_factor(self) -> float:
+        """``min(iter / warmup_iters, 1)`` for the current training
+        iteration; 1 without warm-up or outside a training loop."""
+        if not self.warmup_iters:
+            return 1.0
+        it = MessageHub.get_current_instance().get_info('iter')
+        if it is None:
+            return 1.0
+        return min(it / self.warmup_iters, 1.0)
