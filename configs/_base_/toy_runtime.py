@@ -10,7 +10,8 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     dist_cfg=dict(backend='gloo'))
 log_processor = dict(type='LogProcessor', window_size=25, by_epoch=True)
-# Same seed, same toy run: ablation rows differ only by what they change.
+# Same seed (and thread count), same toy run: ablation rows differ only by
+# what they change.
 randomness = dict(seed=0)
 # Checkpoints carry the random state (data-loader workers included), so that
 # a run resumed with --resume ends with the weights of the uninterrupted run.
