@@ -2,8 +2,9 @@
 # half-width ResNet-18 (32 base channels) from scratch, 128x128 input, a
 # 96-channel FPN on C3-C5 + one extra level, a 64-channel protonet, anchors
 # scaled to the small objects. About 10 minutes on 2 cores. (The 128-channel
-# FPN and protonet of the first version cost 25-30% more per step for no
-# accuracy: README, "Toy results".)
+# FPN and protonet of the first version were slower, 12.4 instead of ~8
+# minutes of quick-start training, and no more accurate: README, "Toy
+# results".)
 _base_ = [
     '../_base_/datasets/toy_shapes_instance.py', '../_base_/toy_runtime.py',
     '../_base_/schedules/toy_adamw_12e.py'
