@@ -16,7 +16,7 @@ from typing import List
 import torch
 from mmengine.config import Config
 
-from .run_checks import UserInputError
+from mmb2inst.errors import UserInputError
 
 
 def _replace_sync_bn(node, path: str = '') -> List[str]:

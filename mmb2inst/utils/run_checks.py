@@ -12,21 +12,10 @@ from typing import Iterator, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from mmb2inst.errors import TrainingDivergedError  # noqa: F401
+from mmb2inst.errors import ConfigError, UserInputError
+
 TOY_DATASET_TYPES = ('ToyShapesDataset', 'mmdet.ToyShapesDataset')
-
-
-class UserInputError(Exception):
-    """Bad input from the user; the message says what to do."""
-
-
-class ConfigError(UserInputError, ValueError):
-    """A config value a model cannot be built with.
-
-    Raised by mmb2inst's modules when they are built; the message names the
-    full config key (e.g. ``model.mask_head.boundary.supervision``) and the
-    values it may take. A ``ValueError`` for Python callers; the tools print
-    it as one line (:func:`friendly_errors`).
-    """
 
 
 def _dataset_cfgs(dataset_cfg: dict, path: str) -> Iterator[tuple]:
@@ -170,7 +159,8 @@ def friendly_errors(cfg: Optional[Config] = None):
         yield
     except ConfigError as e:
         _exit(f'Config error: {e}')
-    except (UserInputError, CheckpointMismatchError) as e:
+    except (UserInputError, CheckpointMismatchError,
+            TrainingDivergedError) as e:
         _exit(str(e))
     except KeyError as e:
         msg = unknown_type_message(cfg, e) if cfg is not None else None
@@ -179,6 +169,8 @@ def friendly_errors(cfg: Optional[Config] = None):
         _exit(msg)
     except Exception as e:  # noqa: B902
         text = str(e)
+        if any(sign in text for sign in DIVERGENCE_SIGNS):
+            _exit(_diverged_message(text))
         if 'failed to load image' in text or 'imdecode' in text:
             path = text.split('failed to load image:')[-1].strip().split(
                 '\n')[0] if 'failed to load image:' in text else '?'
@@ -187,6 +179,22 @@ def friendly_errors(cfg: Optional[Config] = None):
                   'annotation file, then run again (--resume continues from '
                   'the last checkpoint).')
         raise
+
+
+# What mmdet's heads raise when non-finite values reach them (the
+# LossGuardHook usually stops the run an iteration earlier).
+DIVERGENCE_SIGNS = ('infinite or NaN', 'should be between 0 and 1')
+
+
+def _diverged_message(text: str) -> str:
+    from mmengine.logging import MessageHub
+    it = MessageHub.get_current_instance().get_info('iter')
+    at = f' at iteration {it + 1}' if it is not None else ''
+    return (f'training diverged{at}: non-finite values reached the model '
+            f'({text.strip().splitlines()[-1]}). Checkpoints written before '
+            'are untouched; --resume continues from the last one. Lower the '
+            'learning rate, lengthen the warm-up or clip gradients '
+            '(optim_wrapper.clip_grad=dict(max_norm=35)).')
 
 
 def _exit(message: str) -> None:

@@ -4,7 +4,7 @@ from mmdet.models.dense_heads import CondInstBboxHead
 from mmdet.registry import MODELS
 from mmengine.structures import InstanceData
 
-from mmb2inst.utils.run_checks import ConfigError
+from mmb2inst.errors import ConfigError
 
 
 @MODELS.register_module()

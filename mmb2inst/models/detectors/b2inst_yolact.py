@@ -4,7 +4,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from torch import Tensor
 
-from mmb2inst.utils.run_checks import ConfigError
+from mmb2inst.errors import ConfigError
 from .boundary_maps import move_boundary_maps
 
 

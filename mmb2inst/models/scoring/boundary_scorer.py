@@ -20,8 +20,8 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmb2inst.errors import ConfigError
 from mmb2inst.structures import boundary_dice, laplacian_boundary, mask_iou
-from mmb2inst.utils.run_checks import ConfigError
 
 BRANCHES = ('iou', 'boundary')
 # Where mmb2inst's configs put this module, for the error messages.
@@ -214,8 +214,11 @@ class BoundaryAwareScorer(BaseModule):
             dict: ``iou`` and ``boundary``, each ``(N,)`` or None when the
             branch is disabled.
         """
-        roi_feats = self.roi_extractor(
-            tuple(feats[:self.roi_extractor.num_inputs]), rois)
+        feats = tuple(feats[:self.roi_extractor.num_inputs])
+        if feats[0].dtype == torch.bfloat16:
+            # mmcv's RoIAlign has no bfloat16 kernel (autocast casts back).
+            feats = tuple(f.float() for f in feats)
+        roi_feats = self.roi_extractor(feats, rois)
         masks = mask_probs.detach().to(roi_feats.dtype)
         boundaries = laplacian_boundary(masks >= self.mask_thr)
         extra = F.adaptive_max_pool2d(
@@ -288,8 +291,10 @@ class BoundaryAwareScorer(BaseModule):
                 losses[f'loss_score_{name}'] = self._zero_loss()
                 continue
             loss_fn = getattr(self, f'loss_{name}')
-            losses[f'loss_score_{name}'] = loss_fn(preds[name][keep],
-                                                   targets[name][keep])
+            # In float32 under mixed precision: targets are float32 in
+            # [0, 1], and squared errors of float16 lose their small values.
+            losses[f'loss_score_{name}'] = loss_fn(preds[name][keep].float(),
+                                                   targets[name][keep].float())
         return losses
 
     def predict(self, feats: Sequence[Tensor], rois: Tensor, mask_probs: Tensor
@@ -310,5 +315,6 @@ class BoundaryAwareScorer(BaseModule):
             out = {name: rois.new_zeros(0) for name in self.branches}
         else:
             out = self(feats, rois, mask_probs)
-        return tuple(out[name].clamp(0, 1) if name in self.branches else None
-                     for name in BRANCHES)
+        return tuple(
+            out[name].float().clamp(0, 1) if name in self.branches else None
+            for name in BRANCHES)
