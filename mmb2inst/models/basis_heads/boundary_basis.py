@@ -16,19 +16,21 @@ design  supervision  fusion    use_as_basis
 (e)     global       single    True
 ======  ===========  ========  ============
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.ops import roi_align
 from mmdet.registry import MODELS
-from mmdet.utils import InstanceList
+from mmdet.structures.bbox import get_box_tensor
+from mmdet.utils import InstanceList, OptMultiConfig
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmb2inst.structures import image_boundary_map, laplacian_boundary
-from mmb2inst.utils.run_checks import ConfigError
+from mmb2inst.errors import ConfigError
+from mmb2inst.structures import (box_crops, image_boundary_map,
+                                 laplacian_boundary, masks_at)
+from ..utils import roi_align
 
 SUPERVISIONS = ('global', 'local', 'none')
 FUSIONS = ('single', 'multi')
@@ -38,23 +40,6 @@ CFG_KEY = 'model.mask_head.boundary'
 
 def _choices(values: Sequence[str]) -> str:
     return ', '.join(repr(v) for v in values)
-
-
-def masks_at(gt_masks, size: Tuple[int, int], device) -> Tensor:
-    """Binary GT masks resampled to a feature resolution.
-
-    Bilinear resampling thresholded at 0.5, as YOLACT's own mask targets, so
-    the boundary targets and the mask targets agree.
-
-    Returns:
-        Tensor: ``(N, h, w)`` float.
-    """
-    masks = gt_masks.to_tensor(dtype=torch.float32, device=device)
-    if masks.shape[0] == 0:
-        return masks.new_zeros((0, ) + tuple(size))
-    masks = F.interpolate(
-        masks[None], size, mode='bilinear', align_corners=False)[0]
-    return (masks > 0.5).float()
 
 
 @MODELS.register_module()
@@ -84,6 +69,12 @@ class BoundaryBasis(BaseModule):
         fusion_levels (Sequence[int]): FPN levels fused (``'multi'``).
         local_size (int): RoI size of the local supervision.
         loss_boundary (dict): The boundary loss (BCE + Dice + crisp).
+        init_cfg (dict | list[dict]): Kaiming convs, and the 1-channel
+            predictor ``Normal(std=0.01)`` with bias 0 as mmdet's prediction
+            layers: Kaiming's ``fan_out`` of a 1-channel conv is 1, which
+            gives weights of std sqrt(2) and logits of std 7-10 at step 0
+            (most pixels saturated). ``dict(type='Kaiming', layer='Conv2d')``
+            restores that earlier initialisation.
     """
 
     def __init__(
@@ -98,9 +89,16 @@ class BoundaryBasis(BaseModule):
         fusion_levels: Sequence[int] = (0, 1, 2),
         local_size: int = 28,
         loss_boundary: dict = dict(type='BoundaryLoss'),
-        init_cfg: Optional[dict] = dict(type='Kaiming', layer='Conv2d')
+        init_cfg: OptMultiConfig = (dict(type='Kaiming', layer='Conv2d'),
+                                    dict(
+                                        type='Normal',
+                                        std=0.01,
+                                        bias=0.,
+                                        override=dict(name='boundary_pred')))
     ) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(
+            init_cfg=list(init_cfg) if isinstance(init_cfg, tuple
+                                                  ) else init_cfg)
         if supervision not in SUPERVISIONS:
             raise ConfigError(
                 f'{CFG_KEY}.supervision={supervision!r} is not one of '
@@ -217,18 +215,14 @@ class BoundaryBasis(BaseModule):
             if len(gt) == 0:
                 continue
             pad_h, pad_w = meta.get('batch_input_shape', meta['pad_shape'])
-            boxes = gt.bboxes
-            boxes = getattr(boxes, 'tensor', boxes).float()
+            boxes = get_box_tensor(gt.bboxes).float()
             scale = boxes.new_tensor([w / pad_w, h / pad_h] * 2)
             rois.append(
                 torch.cat([boxes.new_full((len(boxes), 1), i), boxes * scale],
                           1))
-            crops = gt.masks.crop_and_resize(
-                boxes, size, torch.arange(len(boxes)),
-                device=boxes.device).to_tensor(torch.float32, boxes.device)
-            targets.append(laplacian_boundary(crops))
+            targets.append(
+                laplacian_boundary(box_crops(gt.masks, boxes, size)))
         if not rois:
             return boundary_logits.sum() * 0.
-        pooled = roi_align(boundary_logits, torch.cat(rois), size, 1.0, 0,
-                           'avg', True)
+        pooled = roi_align(boundary_logits, torch.cat(rois), size, 1.0, 0)
         return self.loss_boundary(pooled[:, 0], torch.cat(targets))

@@ -2,9 +2,7 @@
 mask scorer (B2Inst-YOLACT)."""
 from typing import List, Optional, Sequence
 
-import numpy as np
 import torch
-from mmcv.ops import roi_align
 from mmdet.models.dense_heads import YOLACTProtonet
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
@@ -12,8 +10,9 @@ from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList, OptInstanceList
 from torch import Tensor
 
-from mmb2inst.structures import rescore
-from mmb2inst.utils.run_checks import ConfigError
+from mmb2inst.errors import ConfigError
+from mmb2inst.structures import box_crops, rescore
+from ..utils import roi_align
 
 
 def masks_in_boxes(mask_probs: Tensor, boxes: Tensor, img_meta: dict,
@@ -42,7 +41,7 @@ def masks_in_boxes(mask_probs: Tensor, boxes: Tensor, img_meta: dict,
     index = torch.arange(num, device=boxes.device, dtype=boxes.dtype)
     rois = torch.cat([index[:, None], boxes * scale], 1)
     masks = mask_probs.permute(2, 0, 1)[:, None].contiguous()
-    return roi_align(masks, rois, tuple(size), 1.0, 0, 'avg', True)[:, 0]
+    return roi_align(masks, rois, size, 1.0, 0, True)[:, 0]
 
 
 @MODELS.register_module()
@@ -223,14 +222,8 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
                 rois.append(
                     torch.cat([boxes.new_full((len(boxes), 1), i), boxes], 1))
                 probs.append(masks_in_boxes(preds, boxes, meta, size))
-                # Positives share GT boxes: crop each GT mask once. NumPy
-                # boxes suit both BitmapMasks and PolygonMasks.
-                gt_boxes = get_box_tensor(gt.bboxes).float().cpu().numpy()
-                crops = gt.masks.crop_and_resize(
-                    gt_boxes,
-                    size,
-                    np.arange(len(gt_boxes)),
-                    device=boxes.device).to_tensor(torch.float32, boxes.device)
+                # Positives share GT boxes: crop each GT mask once.
+                crops = box_crops(gt.masks, gt.bboxes, size, boxes.device)
                 targets.append(crops[info.pos_assigned_gt_inds])
         if not rois:
             empty = feats[0].new_zeros((0, *size))

@@ -16,9 +16,10 @@ from typing import Tuple
 
 import torch
 import torch.nn.functional as F
-from mmcv.ops import roi_align
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from torch import Tensor
+
+from ..utils import roi_align
 
 
 def pool_bases(bases: Tensor, rois: Tensor, size: int,
@@ -37,8 +38,7 @@ def pool_bases(bases: Tensor, rois: Tensor, size: int,
     """
     if rois.shape[0] == 0:
         return bases.new_zeros((0, bases.shape[1], size, size))
-    return roi_align(bases, rois.to(bases.dtype), (size, size), spatial_scale,
-                     1, 'avg', True)
+    return roi_align(bases, rois, size, spatial_scale, 1, True)
 
 
 def blend(pooled_bases: Tensor, attentions: Tensor) -> Tensor:

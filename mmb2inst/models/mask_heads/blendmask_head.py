@@ -9,12 +9,13 @@ from mmcv.cnn import ConvModule
 from mmdet.models.dense_heads.base_mask_head import BaseMaskHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
+from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList, OptConfigType
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmb2inst.structures import rescore
-from mmb2inst.utils.run_checks import ConfigError
+from mmb2inst.errors import ConfigError
+from mmb2inst.structures import box_crops, rescore
 from .blender import blend, paste_masks, pool_bases, semantic_targets
 
 
@@ -236,18 +237,15 @@ class BlendMaskHead(BaseMaskHead):
             inds = pos.pos_assigned_gt_inds
             if len(inds) == 0:
                 continue
-            boxes = gt.bboxes[inds]
-            boxes = getattr(boxes, 'tensor', boxes).float()
+            gt_boxes = get_box_tensor(gt.bboxes).float()
+            boxes = gt_boxes[inds]
             rois.append(
                 torch.cat([boxes.new_full((len(inds), 1), i), boxes], 1))
             attns.append(pos.param_preds)
             weights.append(centerness_targets(pos.points, boxes))
+            # Each GT mask cropped once, then indexed by the positives.
             targets.append(
-                gt.masks.crop_and_resize(
-                    boxes, (self.pooler_size, ) * 2,
-                    inds.cpu().numpy(),
-                    device=boxes.device).to_tensor(torch.float32,
-                                                   boxes.device))
+                box_crops(gt.masks, gt_boxes, self.pooler_size)[inds])
         losses = dict()
         size = (self.pooler_size, ) * 2
         if rois:

@@ -1,0 +1,64 @@
+# Copyright (c) mmb2inst contributors. All rights reserved.
+"""Ground-truth mask targets from mmdet's mask structures.
+
+``BitmapMasks`` (the toy pipelines) and ``PolygonMasks`` (COCO pipelines,
+``poly2mask=False``) take different box and index types in
+``crop_and_resize``: polygons need NumPy boxes and indices, bitmaps accept
+both. These helpers hand both NumPy and return tensors on the requested
+device, so the heads never meet the difference (nor a CUDA tensor where
+NumPy is needed).
+"""
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def box_crops(gt_masks, gt_boxes: Tensor, size, device=None) -> Tensor:
+    """Each GT mask cropped to its own box and resized, once per instance.
+
+    Heads index the result by their positives' matched GT (as AdelaiDet's
+    BlendMask does) instead of re-rasterising a polygon per positive.
+
+    Args:
+        gt_masks (BitmapMasks | PolygonMasks): ``G`` instance masks.
+        gt_boxes (Tensor): ``(G, 4)`` boxes ``(x1, y1, x2, y2)`` in the
+            masks' pixels (a tensor or an mmdet box structure).
+        size (int | tuple[int, int]): Output ``(R_h, R_w)``.
+        device: Device of the result. Defaults to ``gt_boxes``'s.
+
+    Returns:
+        Tensor: ``(G, R_h, R_w)`` float32 in {0, 1}.
+    """
+    boxes = getattr(gt_boxes, 'tensor', gt_boxes)
+    device = boxes.device if device is None else device
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    num = len(boxes)
+    if num == 0:
+        return torch.zeros((0, ) + size, device=device)
+    boxes = boxes.detach().float().cpu().numpy()
+    crops = gt_masks.crop_and_resize(
+        boxes, size, np.arange(num), device=device)
+    return crops.to_tensor(dtype=torch.float32, device=device)
+
+
+def masks_at(gt_masks, size, device) -> Tensor:
+    """Binary GT masks resampled to a feature resolution.
+
+    Bilinear resampling thresholded at 0.5, as YOLACT's own mask targets,
+    so that boundary targets and mask targets agree.
+
+    Args:
+        gt_masks (BitmapMasks | PolygonMasks): ``N`` masks of the (padded)
+            input size.
+        size (tuple[int, int]): ``(h, w)`` of the result.
+        device: Device of the result.
+
+    Returns:
+        Tensor: ``(N, h, w)`` float32 in {0, 1}.
+    """
+    masks = gt_masks.to_tensor(dtype=torch.float32, device=device)
+    if masks.shape[0] == 0:
+        return masks.new_zeros((0, ) + tuple(size))
+    masks = torch.nn.functional.interpolate(
+        masks[None], tuple(size), mode='bilinear', align_corners=False)[0]
+    return (masks > 0.5).float()
