@@ -19,6 +19,11 @@ def _examples():
     return uniform, skewed, target
 
 
+# The form before the COCO path was exercised: Deng's distance as the
+# unbounded ratio, the class-balanced cross-entropy summed over pixels.
+LEGACY = dict(crisp_distance='ratio', crisp_wce_reduction='sum')
+
+
 def test_components_on_uniform_prediction():
     uniform, _, target = _examples()
     terms = BoundaryLoss(
@@ -28,12 +33,16 @@ def test_components_on_uniform_prediction():
     # Dice: sum pg = 0.5, sum p = 2, sum g = 1:
     # 1 - (2 * 0.5 + 1) / (2 + 1 + 1) = 0.5.
     assert terms['dice'].item() == pytest.approx(0.5, rel=1e-6)
-    # Crisp: 3 of 4 pixels are negative, gamma = 3/4.
-    # L_wce = 3/4 * ln 2 (the positive) + 1/4 * 3 * ln 2 = 1.5 ln 2.
-    # L_d = (sum p^2 + sum g^2 + 1) / (2 sum pg + 1) = (1 + 1 + 1) / 2
-    #     = 1.5, so L_d - 1 = 0.5.
-    # crisp = 0.1 * 1.5 ln 2 + 2 * 0.5.
-    assert terms['crisp'].item() == pytest.approx(
+    # Crisp: 3 of 4 pixels are negative, gamma = 3/4. Weights: 3/4 on the
+    # positive, 1/4 on each negative, summing to 1.5; the weighted sum of
+    # the cross-entropies is 1.5 ln 2, so the balanced mean is ln 2.
+    # Bounded distance: 1 - (2 sum pg + 1) / (sum p^2 + sum g^2 + 1)
+    #     = 1 - 2 / 3 = 1 / 3.
+    assert terms['crisp'].item() == pytest.approx(0.1 * LN2 + 2 / 3, rel=1e-6)
+    # Legacy: L_wce = 1.5 ln 2 (summed); L_d - 1 = (1 + 1 + 1) / 2 - 1.
+    legacy = BoundaryLoss(
+        crisp_alpha=0.1, crisp_beta=2., **LEGACY).components(uniform, target)
+    assert legacy['crisp'].item() == pytest.approx(
         0.1 * 1.5 * LN2 + 2 * 0.5, rel=1e-6)
 
 
@@ -48,13 +57,66 @@ def test_components_on_skewed_prediction():
     # Dice: sum pg = 0.75, sum p = 2.25, sum g = 1:
     # 1 - (1.5 + 1) / (2.25 + 1 + 1) = 1 - 2.5 / 4.25.
     assert terms['dice'].item() == pytest.approx(1 - 2.5 / 4.25, rel=1e-6)
-    # L_wce = 3/4 * ln(4/3) + 1/4 * (ln(4/3) + ln 4 + ln 2).
+    # Weighted sum of the cross-entropies (weights 3/4 and 1/4, summing to
+    # 1.5): 3/4 * ln(4/3) + 1/4 * (ln(4/3) + ln 4 + ln 2).
     wce = 0.75 * math.log(4 / 3) + 0.25 * (math.log(4 / 3) + LN4 + LN2)
-    # L_d - 1 = sum (p - g)^2 / (2 sum pg + 1)
+    # sum p^2 = 0.5625 + 0.0625 + 0.5625 + 0.25 = 1.4375, so Deng's
+    # D = (1.4375 + 1 + 1) / (2 * 0.75 + 1) = 1.375.
+    bounded = 1 - 1 / 1.375
+    assert terms['crisp'].item() == pytest.approx(
+        wce / 1.5 + bounded, rel=1e-6)
+    # Legacy: D - 1 = sum (p - g)^2 / (2 sum pg + 1)
     #         = (0.0625 + 0.0625 + 0.5625 + 0.25) / 2.5 = 0.375.
-    # Same as Deng's form minus 1: sum p^2 = 0.5625 + 0.0625 + 0.5625
-    # + 0.25 = 1.4375 and (1.4375 + 1 + 1) / (2 * 0.75 + 1) = 1.375.
-    assert terms['crisp'].item() == pytest.approx(wce + 0.375, rel=1e-6)
+    legacy = BoundaryLoss(
+        crisp_alpha=1., crisp_beta=1., **LEGACY).components(skewed, target)
+    assert legacy['crisp'].item() == pytest.approx(wce + 0.375, rel=1e-6)
+
+
+def test_crisp_term_is_bounded_and_independent_of_the_map_size():
+    # The same image content (2% boundary pixels, p = 0.5 everywhere) on a
+    # toy-sized and a COCO-sized map: the legacy term grows with the area,
+    # the default one does not.
+    def case(side):
+        target = torch.zeros(1, side, side)
+        target[0, :, :max(1, side // 50)] = 1
+        return torch.zeros(1, side, side), target
+
+    small, large = case(50), case(250)
+    # The class-balanced cross-entropy alone (beta = 0): summed, it grows
+    # with the area (x25 here); its balanced mean does not.
+    default = BoundaryLoss(crisp_beta=0.)
+    legacy = BoundaryLoss(crisp_beta=0., **LEGACY)
+    d_small = default.components(*small)['crisp'].item()
+    d_large = default.components(*large)['crisp'].item()
+    assert d_small == pytest.approx(LN2, rel=1e-5)
+    assert d_large == pytest.approx(LN2, rel=1e-5)
+    l_small = legacy.components(*small)['crisp'].item()
+    l_large = legacy.components(*large)['crisp'].item()
+    assert l_large == pytest.approx(25 * l_small, rel=1e-5)
+    # The bounded distance stays below 1 even when the prediction misses
+    # the boundary entirely; Deng's ratio does not.
+    target = large[1]
+    miss = torch.where(target > 0, -20., 20.)
+    bounded = BoundaryLoss(crisp_alpha=0.).components(miss, target)
+    ratio = BoundaryLoss(crisp_alpha=0., **LEGACY).components(miss, target)
+    assert bounded['crisp'].item() < 1
+    assert ratio['crisp'].item() > 1000
+
+
+def test_gradient_on_a_missed_boundary_is_bounded():
+    # A prediction that misses the boundary: Deng's ratio has its largest
+    # gradient there (sum pg -> 0); the bounded form's stays small.
+    target = torch.zeros(1, 200, 272)
+    target[0, 50:150, 100] = 1  # 100 boundary pixels, 0.2% of the map
+    grads = {}
+    for name, opts in (('bounded', {}), ('ratio', LEGACY)):
+        logits = torch.full((1, 200, 272), -4.6, requires_grad=True)
+        BoundaryLoss(
+            bce_weight=0., dice_weight=0., crisp_alpha=0.,
+            **opts)(logits, target).backward()
+        grads[name] = logits.grad.abs().max().item()
+    assert grads['bounded'] < 0.05
+    assert grads['ratio'] > 100 * grads['bounded']
 
 
 def test_terms_are_averaged_over_images():

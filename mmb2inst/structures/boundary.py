@@ -253,7 +253,8 @@ def rescore(cls_scores: Tensor,
     - neither: ``cls``.
 
     Regressed scores are clamped to [0, 1] first, because the regression
-    heads are not bounded and may overshoot.
+    heads are not bounded and may overshoot. Computed in float32 whatever
+    the inputs' dtype (half-precision scores under autocast).
 
     Args:
         cls_scores (Tensor): Classification scores of shape (N,).
@@ -262,12 +263,13 @@ def rescore(cls_scores: Tensor,
             shape (N,).
 
     Returns:
-        Tensor: Mask scores of shape (N,).
+        Tensor: float32 mask scores of shape (N,).
     """
+    cls_scores = cls_scores.float()
     if iou_scores is not None:
-        iou_scores = iou_scores.clamp(0, 1)
+        iou_scores = iou_scores.float().clamp(0, 1)
     if boundary_scores is not None:
-        boundary_scores = boundary_scores.clamp(0, 1)
+        boundary_scores = boundary_scores.float().clamp(0, 1)
     if iou_scores is not None and boundary_scores is not None:
         return cls_scores * torch.sqrt(iou_scores * boundary_scores)
     if iou_scores is not None:
