@@ -2,6 +2,7 @@
 the default one, as the runner does for a config with default_scope='mmdet'."""
 import warnings
 
+import pytest
 from mmdet.utils import register_all_modules
 
 import mmb2inst  # noqa: F401
@@ -9,3 +10,16 @@ import mmb2inst  # noqa: F401
 register_all_modules(init_default_scope=True)
 # pycocotools and torch.jit deprecation noise, not ours.
 warnings.filterwarnings('ignore', category=DeprecationWarning)
+
+
+@pytest.fixture(scope='session')
+def coco_set(tmp_path_factory):
+    """The synthetic COCO-format set: ``(data root, generator summary)``."""
+    from mmb2inst.datasets import generate_synthetic_coco
+    root = str(tmp_path_factory.mktemp('synthetic_coco'))
+    return root, generate_synthetic_coco(root)
+
+
+@pytest.fixture(scope='session')
+def coco_root(coco_set):
+    return coco_set[0]

@@ -15,4 +15,4 @@ log_processor = dict(type='LogProcessor', window_size=25, by_epoch=True)
 randomness = dict(seed=0)
 # Checkpoints carry the random state (data-loader workers included), so that
 # a run resumed with --resume ends with the weights of the uninterrupted run.
-custom_hooks = [dict(type='RNGStateHook')]
+custom_hooks = [dict(type='LossGuardHook'), dict(type='RNGStateHook')]

@@ -89,6 +89,11 @@ model = dict(
 
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 
+# mmdet's CocoDataset, reporting the annotations it cannot use.
+train_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+val_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
+test_dataloader = val_dataloader
+
 # COCO box and mask AP, and Boundary AP (Boundary IoU, Cheng et al. 2021).
 val_evaluator = [
     dict(
@@ -103,6 +108,7 @@ val_evaluator = [
 ]
 test_evaluator = val_evaluator
 
-# The random state in checkpoints: --resume continues with the augmentation
-# and sampling of the uninterrupted run.
-custom_hooks = [dict(type='RNGStateHook')]
+# Stop a diverging run before it saves; the random state in checkpoints
+# (--resume continues with the augmentation and sampling of the
+# uninterrupted run).
+custom_hooks = [dict(type='LossGuardHook'), dict(type='RNGStateHook')]
