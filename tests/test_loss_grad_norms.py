@@ -1,5 +1,5 @@
-"""tools/loss_grad_norms.py: per-loss gradient norms, checked against
-direct autograd and the boundary loss's own composition."""
+"""tools/analysis/loss_grad_norms.py: per-loss gradient norms, checked
+against direct autograd and the boundary loss's own composition."""
 import math
 import os.path as osp
 
@@ -18,7 +18,7 @@ BLENDMASK_E = ('configs/b2inst_blendmask/'
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool('loss_grad_norms')
+    return load_tool('analysis/loss_grad_norms')
 
 
 def fresh(config, **boundary):

@@ -134,13 +134,14 @@ def unequal_tensors(a, b, prefix: str = '') -> list:
 
 
 def load_tool(name: str):
-    """The module of ``tools/<name>.py`` (tools import their siblings, e.g.
+    """The module of ``tools/<name>.py`` (``name`` may have a folder, e.g.
+    ``analysis/loss_grad_norms``; tools import their siblings, e.g.
     ``_source_checkout``, so ``tools/`` goes on the path)."""
     tools = osp.join(ROOT, 'tools')
     if tools not in sys.path:
         sys.path.insert(0, tools)
     spec = importlib.util.spec_from_file_location(
-        name, osp.join(tools, f'{name}.py'))
+        name.replace('/', '.'), osp.join(tools, f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
