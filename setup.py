@@ -11,6 +11,19 @@ import shutil
 from setuptools import find_packages, setup
 
 ROOT = osp.dirname(osp.abspath(__file__))
+INSTALL_REQUIRES = [
+    'torch>=2.0',
+    'mmcv>=2.0.0rc4,<2.2.0',
+    'mmdet>=3.3.0,<3.4',
+    'mmengine>=0.10.0,<1.0',
+    'numpy>=1.24',
+    'opencv-python>=4.8',
+    'pycocotools>=2.0.7',
+    'faster-coco-eval>=1.8',
+    'matplotlib>=3.7',
+    'scipy>=1.10',
+    'terminaltables>=3.1',
+]
 
 
 def read_version():
@@ -49,8 +62,10 @@ if __name__ == '__main__':
             exclude=('tests', 'tests.*', 'tools', 'configs')),
         include_package_data=True,
         package_data={'mmb2inst': ['.mim/**/*.py', '.mim/**/*.sh']},
-        # The pinned stack (and its install order) lives in requirements.txt
-        # and tools/setup.sh; here only what import needs, unpinned, so a GPU
-        # user's own torch/mmcv builds are kept.
-        install_requires=['mmdet>=3.3.0', 'mmengine>=0.10.0', 'mmcv>=2.0.0'],
+        # Every distribution mmb2inst and its tools import, in the ranges
+        # the stack was verified with; requirements.txt and tools/setup.sh
+        # pin the CPU stack. Install torch and mmcv (with its ops) first:
+        # pip would build mmcv from its sdist without the ops (README,
+        # "Install").
+        install_requires=INSTALL_REQUIRES,
         zip_safe=False)

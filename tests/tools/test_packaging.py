@@ -1,0 +1,75 @@
+"""setup.py and requirements.txt name every distribution that mmb2inst and
+its tools import (a GPU user's `pip install .` must give a package that
+imports and trains)."""
+import ast
+import glob
+import importlib.metadata as md
+import os.path as osp
+import re
+import sys
+
+from toy_runs import ROOT
+
+
+def _imported_top_levels(patterns):
+    names = set()
+    for pattern in patterns:
+        for path in glob.glob(osp.join(ROOT, pattern), recursive=True):
+            if '.mim' in path:
+                continue
+            with open(path) as f:
+                tree = ast.parse(f.read())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names.update(a.name.split('.')[0] for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names.add(node.module.split('.')[0])
+    local = {'mmb2inst', '_source_checkout', 'toy_runs', 'coco_runs'}
+    return {n for n in names - local if n not in sys.stdlib_module_names}
+
+
+def _dist_names(requirements):
+    return {
+        re.split(r'[<>=!~ ;\[]', r.strip(),
+                 maxsplit=1)[0].lower().replace('_', '-')
+        for r in requirements if r.strip() and not r.startswith('#')
+    }
+
+
+def _install_requires():
+    with open(osp.join(ROOT, 'setup.py')) as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, 'id', None) == 'INSTALL_REQUIRES'
+                for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError('INSTALL_REQUIRES not found in setup.py')
+
+
+def _needed_dists():
+    top_levels = _imported_top_levels(['mmb2inst/**/*.py', 'tools/**/*.py'])
+    mapping = md.packages_distributions()
+    needed = {}
+    for name in top_levels:
+        assert name in mapping, f'{name} is imported but not installed'
+        needed[name] = {d.lower().replace('_', '-') for d in mapping[name]}
+    return needed
+
+
+def test_install_requires_names_every_import():
+    declared = _dist_names(_install_requires())
+    for module, dists in _needed_dists().items():
+        assert dists & declared, (f'{module} (from {sorted(dists)}) is '
+                                  'missing from setup.py install_requires')
+
+
+def test_requirements_txt_names_every_import():
+    with open(osp.join(ROOT, 'requirements.txt')) as f:
+        declared = _dist_names(f.read().splitlines())
+    for module, dists in _needed_dists().items():
+        assert dists & declared, (f'{module} (from {sorted(dists)}) is '
+                                  'missing from requirements.txt')
+    # The runtime part of requirements.txt is the pinned form of
+    # install_requires.
+    assert _dist_names(_install_requires()) <= declared
