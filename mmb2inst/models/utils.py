@@ -1,4 +1,6 @@
 """Small pieces the heads share."""
+import copy
+
 import torch
 from mmcv.ops import roi_align as _roi_align
 from torch import Tensor
@@ -35,3 +37,21 @@ def roi_align(features: Tensor,
         features.to(compute), rois.to(compute), size, spatial_scale,
         sampling_ratio, 'avg', aligned)
     return out.to(dtype)
+
+
+def with_defaults(given, default: dict) -> dict:
+    """``given`` merged over ``default``, recursively.
+
+    The configs rely on the defaults of nested sub-configs (the boundary
+    loss of ``BoundaryBasis``, the RoI extractor and losses of the scorer),
+    so an override such as ``--cfg-options
+    model.mask_head.boundary.loss_boundary.crisp_weight=0`` arrives as a
+    partial dict without ``type``; it is completed from the default instead
+    of failing to build.
+    """
+    out = copy.deepcopy(dict(default))
+    for key, value in dict(given or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            value = with_defaults(value, out[key])
+        out[key] = value
+    return out

@@ -8,8 +8,11 @@ both. These helpers hand both NumPy and return tensors on the requested
 device, so the heads never meet the difference (nor a CUDA tensor where
 NumPy is needed).
 """
+from typing import Tuple
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -62,3 +65,33 @@ def masks_at(gt_masks, size, device) -> Tensor:
     masks = torch.nn.functional.interpolate(
         masks[None], tuple(size), mode='bilinear', align_corners=False)[0]
     return (masks > 0.5).float()
+
+
+def semantic_targets(masks: Tensor, labels: Tensor, num_classes: int,
+                     size: Tuple[int, int]) -> Tensor:
+    """Per-pixel class targets of an image from its instance masks.
+
+    Masks are resampled to ``size`` (bilinear, > 0.5); where instances
+    overlap the smallest one wins (small objects are usually in front).
+    Pixels of no instance get the background index ``num_classes``.
+
+    Args:
+        masks (Tensor): ``(N, H, W)`` binary instance masks.
+        labels (Tensor): ``(N, )`` classes in ``[0, num_classes)``.
+        num_classes (int): Number of thing classes.
+        size (tuple): ``(h, w)`` of the targets.
+
+    Returns:
+        Tensor: ``(h, w)`` int64.
+    """
+    targets = labels.new_full(size, num_classes, dtype=torch.long)
+    if masks.shape[0] == 0:
+        return targets
+    masks = F.interpolate(
+        masks[None].float(), size, mode='bilinear',
+        align_corners=False)[0] > 0.5
+    # Paint the largest first so that smaller instances end up on top.
+    order = masks.flatten(1).sum(1).argsort(descending=True, stable=True)
+    for i in order.tolist():
+        targets[masks[i]] = int(labels[i])
+    return targets

@@ -10,31 +10,38 @@ import torch
 from .local_visualizer import boundary_on_image, heatmap
 
 
+def forward_bases(mask_head, feats) -> dict:
+    """``mask_head.forward_bases(feats)``; for mmdet's own YOLACTProtonet
+    (the plain YOLACT baseline) the prototypes of its protonet."""
+    if hasattr(mask_head, 'forward_bases'):
+        return mask_head.forward_bases(feats)
+    if hasattr(mask_head, 'protonet'):
+        return dict(bases=mask_head.protonet(feats[0]), boundary=None)
+    raise TypeError(f'{type(mask_head).__name__} has no bases to draw (no '
+                    'forward_bases method)')
+
+
 @contextlib.contextmanager
 def capture_bases(model):
-    """Record the bases a YOLACT-style model computes in its next forward.
+    """Record the bases of the next forward of ``model`` (any host: YOLACT,
+    BlendMask and their B2Inst variants).
 
-    Yields a dict that, after the forward, holds ``bases`` (``(B, K, h, w)``,
-    the protonet's prototypes) and, for B2Inst models, ``boundary``
-    (``(B, 1, h, w)`` probabilities).
+    Yields a dict that, after the forward, holds ``bases`` (``(B, K, h,
+    w)``, the learned bases) and ``boundary`` (``(B, 1, h, w)``
+    probabilities, or None without a boundary basis), computed by the mask
+    head's ``forward_bases`` from the FPN features of that forward.
     """
     store = {}
-    head = model.mask_head
-    hooks = [
-        head.protonet[-1].register_forward_hook(
-            lambda m, i, o: store.__setitem__('bases', o.detach()))
-    ]
-    boundary = getattr(head, 'boundary', None)
-    if boundary is not None:
-        hooks.append(
-            boundary.boundary_pred.register_forward_hook(
-                lambda m, i, o: store.__setitem__('boundary',
-                                                  o.detach().sigmoid())))
+
+    def hook(module, args, out):
+        with torch.no_grad():
+            store.update(forward_bases(model.mask_head, out))
+
+    handle = model.neck.register_forward_hook(hook)
     try:
         yield store
     finally:
-        for h in hooks:
-            h.remove()
+        handle.remove()
 
 
 def _tile(img: np.ndarray, size: int, label: str) -> np.ndarray:
@@ -91,4 +98,4 @@ def bases_figure(image: np.ndarray,
     return np.concatenate(rows, axis=0)
 
 
-__all__ = ['capture_bases', 'bases_figure', 'heatmap']
+__all__ = ['capture_bases', 'bases_figure', 'forward_bases', 'heatmap']

@@ -1,3 +1,4 @@
+from .blendmask_basis import BlendMaskBasisHead
 from .boundary_basis import BoundaryBasis
 
-__all__ = ['BoundaryBasis']
+__all__ = ['BlendMaskBasisHead', 'BoundaryBasis']

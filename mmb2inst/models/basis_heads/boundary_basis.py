@@ -29,11 +29,18 @@ from torch import Tensor
 
 from mmb2inst.errors import ConfigError
 from mmb2inst.structures import (box_crops, image_boundary_map,
-                                 laplacian_boundary, masks_at)
-from ..utils import roi_align
+                                 laplacian_boundary, masks_at,
+                                 pool_boundary_map)
+from ..utils import roi_align, with_defaults
 
 SUPERVISIONS = ('global', 'local', 'none')
 FUSIONS = ('single', 'multi')
+TARGETS = ('pooled', 'resized')
+BASIS_FORMS = ('probability', 'logits', 'affine')
+# Local targets (design (a)) are drawn at this many times the RoI size and
+# pooled down, as the global ones are pooled from the input resolution.
+LOCAL_UPSAMPLE = 4
+DEFAULT_LOSS = dict(type='BoundaryLoss')
 # Where mmb2inst's configs put this module, for the error messages.
 CFG_KEY = 'model.mask_head.boundary'
 
@@ -57,8 +64,17 @@ class BoundaryBasis(BaseModule):
             ``'multi'`` (BMask R-CNN's fusion: boundary features from
             several FPN levels exchange information with the basis tower in
             both directions through 1x1 convs).
-        use_as_basis (bool): Hand the boundary probability map to the host
-            as an extra basis, so instance masks are composed of K+1 bases.
+        use_as_basis (bool): Hand the boundary map to the host as an extra
+            basis, so instance masks are composed of K+1 bases.
+        basis_form (str): What the extra basis is. ``'probability'``
+            (default): the boundary probabilities in [0, 1], the value range
+            of YOLACT's ReLU'd prototypes (its signed coefficients can add
+            or subtract them). ``'logits'``: the boundary logits, unbounded
+            like BlendMask's bases; BlendMask blends with a softmax over the
+            bases, a convex combination, so a [0, 1] basis can only pull a
+            mask logit into [0, 1] and never mark background. ``'affine'``:
+            ``a * p + b`` with a learned scale and shift (initialised to 1
+            and 0).
         num_convs (int): 3x3 conv + ReLU layers of the boundary branch
             before its 1x1 predictor. With the default 0 and
             ``fusion='single'`` the boundary is one more output channel of
@@ -68,6 +84,15 @@ class BoundaryBasis(BaseModule):
         fpn_channels (int): Channels of the FPN features (``fusion='multi'``).
         fusion_levels (Sequence[int]): FPN levels fused (``'multi'``).
         local_size (int): RoI size of the local supervision.
+        targets (str): How the boundary targets reach the map's resolution.
+            ``'pooled'`` (default): the Laplacian boundary of each GT mask
+            at the input resolution (for design (a): of the mask cropped at
+            4x the RoI size), merged over instances and max-pooled to the
+            map, so that a cell is boundary when any of its pixels is and
+            thin parts keep their boundary. ``'resized'``: the GT masks
+            resampled to the map (bilinear, > 0.5) and their Laplacian taken
+            there, as YOLACT resamples its mask targets; parts thinner than
+            a cell drop out of the targets.
         loss_boundary (dict): The boundary loss (BCE + Dice + crisp).
         init_cfg (dict | list[dict]): Kaiming convs, and the 1-channel
             predictor ``Normal(std=0.01)`` with bias 0 as mmdet's prediction
@@ -84,11 +109,13 @@ class BoundaryBasis(BaseModule):
         supervision: str = 'global',
         fusion: str = 'single',
         use_as_basis: bool = True,
+        basis_form: str = 'probability',
         num_convs: int = 0,
         fpn_channels: int = 256,
         fusion_levels: Sequence[int] = (0, 1, 2),
         local_size: int = 28,
-        loss_boundary: dict = dict(type='BoundaryLoss'),
+        targets: str = 'pooled',
+        loss_boundary: dict = DEFAULT_LOSS,
         init_cfg: OptMultiConfig = (dict(type='Kaiming', layer='Conv2d'),
                                     dict(
                                         type='Normal',
@@ -109,6 +136,13 @@ class BoundaryBasis(BaseModule):
                 f'{CFG_KEY}.fusion={fusion!r} is not one of '
                 f"{_choices(FUSIONS)} (Table 2: 'multi' is designs (b) and "
                 "(c), 'single' the others).")
+        if basis_form not in BASIS_FORMS:
+            raise ConfigError(
+                f'{CFG_KEY}.basis_form={basis_form!r} is not one of '
+                f'{_choices(BASIS_FORMS)}.')
+        if targets not in TARGETS:
+            raise ConfigError(f'{CFG_KEY}.targets={targets!r} is not one of '
+                              f'{_choices(TARGETS)}.')
         if supervision == 'none' and not use_as_basis:
             raise ConfigError(
                 f"{CFG_KEY}.supervision='none' with {CFG_KEY}.use_as_basis="
@@ -118,8 +152,13 @@ class BoundaryBasis(BaseModule):
         self.supervision = supervision
         self.fusion = fusion
         self.use_as_basis = use_as_basis
+        self.basis_form = basis_form
+        if basis_form == 'affine':
+            self.basis_scale = nn.Parameter(torch.ones(()))
+            self.basis_shift = nn.Parameter(torch.zeros(()))
         self.fusion_levels = tuple(fusion_levels)
         self.local_size = local_size
+        self.targets = targets
         if fusion == 'multi':
             self.laterals = nn.ModuleList(
                 nn.Conv2d(fpn_channels, feat_channels, 1)
@@ -140,7 +179,8 @@ class BoundaryBasis(BaseModule):
         self.boundary_convs = nn.Sequential(*convs)
         self.boundary_pred = nn.Conv2d(channels, 1, 1)
         self.loss_boundary = (
-            MODELS.build(loss_boundary) if supervision != 'none' else None)
+            MODELS.build(with_defaults(loss_boundary, DEFAULT_LOSS))
+            if supervision != 'none' else None)
 
     def forward(self, basis_feat: Tensor,
                 fpn_feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
@@ -169,22 +209,32 @@ class BoundaryBasis(BaseModule):
             feat = self.boundary_convs(basis_feat)
         return basis_feat, self.boundary_pred(feat)
 
-    @staticmethod
-    def as_basis(boundary_logits: Tensor) -> Tensor:
-        """The boundary basis given to the mask assembler: ``(B, 1, h, w)``
-        probabilities, in the value range of the other (ReLU'd) bases."""
-        return boundary_logits.sigmoid()
+    def as_basis(self, boundary_logits: Tensor) -> Tensor:
+        """The boundary basis given to the mask assembler, ``(B, 1, h, w)``
+        (see ``basis_form``)."""
+        if self.basis_form == 'logits':
+            return boundary_logits
+        prob = boundary_logits.sigmoid()
+        if self.basis_form == 'affine':
+            return self.basis_scale * prob + self.basis_shift
+        return prob
 
     def get_global_targets(self, batch_gt_instances: InstanceList,
                            size: Tuple[int, int], device) -> Tensor:
         """Image-level boundary targets ``(B, 1, h, w)``: the Laplacian
-        boundary of each GT mask at the map's resolution, merged over the
-        instances of each image."""
-        return torch.stack([
-            image_boundary_map(
-                masks_at(gt.masks, size, device), out_shape=size)[None]
-            for gt in batch_gt_instances
-        ])
+        boundary of each GT mask, merged over the instances of each image,
+        at the map's resolution (see ``targets``)."""
+        maps = []
+        for gt in batch_gt_instances:
+            if self.targets == 'pooled':
+                full = image_boundary_map(gt.masks, device=device)
+                maps.append(pool_boundary_map(full, size)[None])
+            else:
+                maps.append(
+                    image_boundary_map(
+                        masks_at(gt.masks, size, device),
+                        out_shape=size)[None])
+        return torch.stack(maps)
 
     def loss(self, boundary_logits: Tensor, batch_gt_instances: InstanceList,
              batch_img_metas: List[dict]) -> dict:
@@ -220,8 +270,15 @@ class BoundaryBasis(BaseModule):
             rois.append(
                 torch.cat([boxes.new_full((len(boxes), 1), i), boxes * scale],
                           1))
-            targets.append(
-                laplacian_boundary(box_crops(gt.masks, boxes, size)))
+            if self.targets == 'pooled':
+                big = tuple(LOCAL_UPSAMPLE * s for s in size)
+                targets.append(
+                    pool_boundary_map(
+                        laplacian_boundary(box_crops(gt.masks, boxes, big)),
+                        size))
+            else:
+                targets.append(
+                    laplacian_boundary(box_crops(gt.masks, boxes, size)))
         if not rois:
             return boundary_logits.sum() * 0.
         pooled = roi_align(boundary_logits, torch.cat(rois), size, 1.0, 0)

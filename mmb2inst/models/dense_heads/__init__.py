@@ -1,3 +1,3 @@
-from .blendmask_head import BlendMaskBboxHead
+from .blendmask_bbox_head import BlendMaskBboxHead
 
 __all__ = ['BlendMaskBboxHead']

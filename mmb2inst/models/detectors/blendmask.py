@@ -5,8 +5,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from torch import Tensor
 
-from mmb2inst.errors import ConfigError
-from .boundary_maps import move_boundary_maps
+from .boundary_maps import default_of, move_boundary_maps
 
 
 @MODELS.register_module()
@@ -18,36 +17,30 @@ class BlendMask(SingleStageInstanceSegmentor):
     ``mask_head.scorer``) set; at test time its holistic boundary map is
     stored in each data sample as ``pred_boundary``.
 
-    The heads must agree on the attention layout: ``bbox_head.num_bases``
-    (attention maps per instance) equals ``mask_head``'s number of bases
-    (K, +1 with the boundary basis) and both use the same ``attn_size``;
-    a mismatch is reported when the model is built.
+    The detection head's attention layout is derived from the mask head:
+    ``bbox_head.num_bases`` (attention maps per instance) is the mask head's
+    K bases, + 1 when ``mask_head.boundary.use_as_basis``, and
+    ``bbox_head.attn_size`` is ``mask_head.attn_size`` (M). Configs state K
+    and M once, on the mask head.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        attn = getattr(self.bbox_head, 'attn_size', None)
-        blend = getattr(self.mask_head, 'attn_size', None)
-        if None not in (attn, blend) and attn != blend:
-            raise ConfigError(
-                f'model.bbox_head.attn_size={attn} but model.mask_head.'
-                f"attn_size={blend}: the blender reads the detection head's "
-                'M x M attentions, both must be the same M (7 in the '
-                f'paper); set both to {blend}, or both to {attn}.')
-        attns = getattr(self.bbox_head, 'num_bases', None)
-        bases = getattr(self.mask_head, 'num_bases', None)
-        if None not in (attns, bases) and attns != bases:
-            boundary = getattr(self.mask_head, 'boundary', None)
-            if boundary is not None and boundary.use_as_basis:
-                why = (f'model.mask_head.num_bases={bases - 1} + 1 boundary '
-                       'basis, as model.mask_head.boundary.use_as_basis='
-                       'True')
-            else:
-                why = f'model.mask_head.num_bases={bases}'
-            raise ConfigError(
-                f'model.bbox_head.num_bases={attns} attention maps per '
-                f'instance but the mask head blends {bases} bases ({why}); '
-                f'set model.bbox_head.num_bases={bases}.')
+    def __init__(self, *args, bbox_head: dict, mask_head: dict,
+                 **kwargs) -> None:
+        boundary = mask_head.get('boundary')
+        as_basis = boundary is not None and boundary.get(
+            'use_as_basis', default_of('BoundaryBasis', 'use_as_basis'))
+        num_bases = mask_head.get('num_bases',
+                                  default_of('BlendMaskHead', 'num_bases'))
+        attn_size = mask_head.get('attn_size',
+                                  default_of('BlendMaskHead', 'attn_size'))
+        super().__init__(
+            *args,
+            bbox_head=dict(
+                bbox_head,
+                num_bases=num_bases + int(as_basis),
+                attn_size=attn_size),
+            mask_head=mask_head,
+            **kwargs)
 
     def predict(self,
                 batch_inputs: Tensor,

@@ -1,6 +1,16 @@
-"""Where B2Inst detectors put the predicted holistic boundary map."""
+"""What the B2Inst detectors share: where the predicted holistic boundary
+map goes, and the defaults the detectors derive counts from."""
+import inspect
+
+from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmengine.structures import PixelData
+
+
+def default_of(type_name: str, arg: str):
+    """The default of ``arg`` of the registered class ``type_name``."""
+    cls = MODELS.get(type_name)
+    return inspect.signature(cls.__init__).parameters[arg].default
 
 
 def move_boundary_maps(samples: SampleList) -> SampleList:

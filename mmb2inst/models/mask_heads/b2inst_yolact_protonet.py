@@ -75,9 +75,6 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         scorer (dict, optional): Config of the ``BoundaryAwareScorer``
             (its ``in_channels`` defaults to the FPN channels). Requires
             ``boundary``.
-        num_protos (int): Number of bases the masks are composed of,
-            including the boundary basis when it is used as one; must equal
-            the detection head's ``num_protos`` (coefficients per anchor).
         **kwargs: The arguments of ``YOLACTProtonet``.
     """
 
@@ -94,8 +91,8 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
                 'model.mask_head.scorer is set but model.mask_head.boundary '
                 'is None; the boundary-aware scorer is part of B2Inst on top '
                 'of the holistic boundary basis (Table 1): set '
-                "model.mask_head.boundary=dict(type='BoundaryBasis', ...) or "
-                'drop model.mask_head.scorer.')
+                "model.mask_head.boundary=dict(type='BoundaryBasis') or drop "
+                'model.mask_head.scorer.')
         if boundary is None:
             return
         # The last projection (conv to K prototypes, and its ReLU) comes
@@ -107,17 +104,10 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         boundary.setdefault('in_channels', in_ch)
         boundary.setdefault('fpn_channels', self.in_channels)
         self.boundary = MODELS.build(boundary)
-        num_bases = self.proto_channels[-1] + int(self.boundary.use_as_basis)
-        if self.num_protos != num_bases:
-            extra = (' + 1 boundary basis, as model.mask_head.boundary.'
-                     'use_as_basis=True' if self.boundary.use_as_basis else
-                     ', the boundary is not a basis')
-            raise ConfigError(
-                f'model.mask_head.num_protos={self.num_protos}, but the '
-                f'masks are composed of {num_bases} bases (model.mask_head.'
-                f'proto_channels[-1]={self.proto_channels[-1]} prototypes'
-                f'{extra}); set model.mask_head.num_protos={num_bases} and '
-                f'model.bbox_head.num_protos={num_bases}.')
+        # K prototypes, + 1 boundary basis (the detector sets the detection
+        # head's coefficients to the same number).
+        self.num_protos = self.proto_channels[-1] + int(
+            self.boundary.use_as_basis)
         if scorer is not None:
             scorer = dict(scorer)
             scorer.setdefault('in_channels', self.in_channels)
@@ -152,6 +142,25 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
             results_list=results_list,
             feats=x,
             **kwargs)
+
+    def forward_bases(self, x: tuple) -> dict:
+        """The K prototypes and the boundary map, for pictures (Fig. 8).
+
+        Args:
+            x (tuple[Tensor]): FPN levels, finest first.
+
+        Returns:
+            dict: ``bases`` ``(B, K, h, w)`` (the prototypes, without the
+            boundary basis) and ``boundary`` ``(B, 1, h, w)`` probabilities
+            or None, at the prototype stride.
+        """
+        if self.boundary is None:
+            return dict(bases=self.protonet(x[0]), boundary=None)
+        tower = self.protonet[:-self.num_last](x[0])
+        tower, logits = self.boundary(tower, x)
+        return dict(
+            bases=self.protonet[-self.num_last:](tower),
+            boundary=logits.sigmoid())
 
     def forward(self, x: tuple, positive_infos: InstanceList) -> tuple:
         """

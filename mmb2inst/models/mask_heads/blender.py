@@ -8,12 +8,9 @@ one attention map per instance into the instance's mask logits:
    softmaxed over the K bases;
 3. the mask logits are ``sum_k(bases_k * attention_k)``.
 
-:func:`semantic_targets` derives the targets of BlendMask's auxiliary
-semantic-segmentation loss from instance masks, and :func:`paste_masks`
-pastes ``R x R`` RoI masks into an image.
+:func:`centerness_targets` gives the weights of the blender's loss, and
+:func:`paste_masks` pastes ``R x R`` RoI masks into an image.
 """
-from typing import Tuple
-
 import torch
 import torch.nn.functional as F
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
@@ -64,34 +61,26 @@ def blend(pooled_bases: Tensor, attentions: Tensor) -> Tensor:
     return (pooled_bases * attentions.softmax(dim=1)).sum(dim=1)
 
 
-def semantic_targets(masks: Tensor, labels: Tensor, num_classes: int,
-                     size: Tuple[int, int]) -> Tensor:
-    """Per-pixel class targets of an image from its instance masks.
-
-    Masks are resampled to ``size`` (bilinear, > 0.5); where instances
-    overlap the smallest one wins (small objects are usually in front).
-    Pixels of no instance get the background index ``num_classes``.
+def centerness_targets(points: Tensor, boxes: Tensor) -> Tensor:
+    """FCOS centerness of points w.r.t. their boxes, the weights of
+    BlendMask's mask loss.
 
     Args:
-        masks (Tensor): ``(N, H, W)`` binary instance masks.
-        labels (Tensor): ``(N, )`` classes in ``[0, num_classes)``.
-        num_classes (int): Number of thing classes.
-        size (tuple): ``(h, w)`` of the targets.
+        points (Tensor): ``(N, 2)`` locations ``(x, y)``.
+        boxes (Tensor): ``(N, 4)`` boxes ``(x1, y1, x2, y2)``.
 
     Returns:
-        Tensor: ``(h, w)`` int64.
+        Tensor: ``(N, )`` in [0, 1], 0 outside the box.
     """
-    targets = labels.new_full(size, num_classes, dtype=torch.long)
-    if masks.shape[0] == 0:
-        return targets
-    masks = F.interpolate(
-        masks[None].float(), size, mode='bilinear',
-        align_corners=False)[0] > 0.5
-    # Paint the largest first so that smaller instances end up on top.
-    order = masks.flatten(1).sum(1).argsort(descending=True, stable=True)
-    for i in order.tolist():
-        targets[masks[i]] = int(labels[i])
-    return targets
+    left_right = torch.stack(
+        [points[:, 0] - boxes[:, 0], boxes[:, 2] - points[:, 0]], 1)
+    top_bottom = torch.stack(
+        [points[:, 1] - boxes[:, 1], boxes[:, 3] - points[:, 1]], 1)
+    left_right = left_right.clamp(min=0)
+    top_bottom = top_bottom.clamp(min=0)
+    ratio = (left_right.min(1)[0] / left_right.max(1)[0].clamp(min=1e-6)) * (
+        top_bottom.min(1)[0] / top_bottom.max(1)[0].clamp(min=1e-6))
+    return ratio.sqrt()
 
 
 def paste_masks(masks: Tensor, boxes: Tensor, height: int,

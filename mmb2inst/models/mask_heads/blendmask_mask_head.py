@@ -1,11 +1,9 @@
-"""BlendMask's mask branch: the basis module and the blender (B2Inst-ready).
-"""
-from typing import List, Optional, Sequence, Tuple
+"""BlendMask's mask head: the basis module and the blender, with B2Inst's
+boundary basis and boundary-aware mask scorer."""
+from typing import List, Optional, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from mmdet.models.dense_heads.base_mask_head import BaseMaskHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
@@ -16,196 +14,123 @@ from torch import Tensor
 
 from mmb2inst.errors import ConfigError
 from mmb2inst.structures import box_crops, rescore
-from .blender import blend, paste_masks, pool_bases, semantic_targets
+from .blender import blend, centerness_targets, paste_masks, pool_bases
 
-
-def centerness_targets(points: Tensor, boxes: Tensor) -> Tensor:
-    """FCOS centerness of points w.r.t. their boxes.
-
-    Args:
-        points (Tensor): ``(N, 2)`` locations ``(x, y)``.
-        boxes (Tensor): ``(N, 4)`` boxes ``(x1, y1, x2, y2)``.
-
-    Returns:
-        Tensor: ``(N, )`` in [0, 1], 0 outside the box.
-    """
-    left_right = torch.stack(
-        [points[:, 0] - boxes[:, 0], boxes[:, 2] - points[:, 0]], 1)
-    top_bottom = torch.stack(
-        [points[:, 1] - boxes[:, 1], boxes[:, 3] - points[:, 1]], 1)
-    left_right = left_right.clamp(min=0)
-    top_bottom = top_bottom.clamp(min=0)
-    ratio = (left_right.min(1)[0] / left_right.max(1)[0].clamp(min=1e-6)) * (
-        top_bottom.min(1)[0] / top_bottom.max(1)[0].clamp(min=1e-6))
-    return ratio.sqrt()
+# Submodules of the basis module that lived on this head before it had one
+# (checkpoints of mmb2inst <= 0.1.0 load with their keys remapped).
+_OLD_BASIS_KEYS = ('refine.', 'tower.', 'basis_pred.', 'semantic_head.',
+                   'boundary.')
 
 
 @MODELS.register_module()
 class BlendMaskHead(BaseMaskHead):
-    """The basis module and blender of BlendMask, with B2Inst's options.
+    """BlendMask's bottom module and blender (Chen et al., CVPR 2020).
 
-    Basis module (AdelaiDet's "ProtoNet"): a 3x3 conv-norm-ReLU on each of
-    the first ``len(in_levels)`` FPN levels (P3-P5), summed at the finest
-    level's resolution, ``num_convs`` 3x3 convs, x2 bilinear upsampling, one
-    more 3x3 conv and a 1x1 projection to ``num_bases`` bases at stride 4.
-    An auxiliary semantic-segmentation head on P3 (thing classes +
-    background, cross-entropy) is trained with targets derived on the fly
-    from the instance masks.
-
-    Blender: each FCOS positive (training, with its GT box) or detection
-    (inference, with its predicted box) RoI-aligns the bases to
-    ``pooler_size`` and weighs them by its softmaxed attention; the mask loss
-    is the per-instance mean BCE weighted by the FCOS centerness target.
-
-    B2Inst options (config only): ``boundary`` adds the holistic boundary
-    basis (a :class:`BoundaryBasis` on the tower before the projection; with
-    ``use_as_basis`` it is the (K+1)-th basis the attentions weigh), and
-    ``scorer`` the boundary-aware mask scorer (Eq. 2 at inference).
+    The basis module (:class:`~mmb2inst.models.basis_heads.
+    BlendMaskBasisHead`, ``basis_head``) predicts K bases at stride 4 (and,
+    with ``boundary``, the holistic boundary basis). The blender: each FCOS
+    positive (training, with its GT box) or detection (inference, with its
+    predicted box) RoI-aligns the bases to ``pooler_size`` and weighs them
+    by its ``K x M x M`` attention, softmaxed over the bases; the mask loss
+    is the per-instance mean BCE weighted by the FCOS centerness target
+    (AdelaiDet's). With ``scorer``, the boundary-aware mask scorer regresses
+    S_IoU and S_boundary of each mask and Eq. (2) gives ``mask_scores``.
 
     Args:
         num_classes (int): Thing classes.
         in_channels (int): FPN channels.
         feat_channels (int): Channels of the basis tower.
-        num_bases (int): Bases from the tower (K, without the boundary).
-        attn_size (int): Attention resolution M of the detection head.
+        num_bases (int): K, the bases of the tower (without the boundary).
+        attn_size (int): Attention resolution M (7 in the paper, 14 in
+            AdelaiDet); the detection head's is set to it by
+            :class:`~mmb2inst.models.detectors.BlendMask`.
         pooler_size (int): Resolution R of the blended masks.
-        basis_stride (int): Stride of the bases (P3's stride / 2).
+        basis_stride (int): Stride of the bases.
         in_levels (Sequence[int]): FPN levels the basis module reads.
-        num_convs (int): 3x3 convs of the tower before the upsampling.
-        norm_cfg (dict): Norm of the basis module and semantic head (BN on
-            CPU toys, SyncBN on several GPUs).
+        num_convs (int): 3x3 convs of the basis tower before upsampling.
+        norm_cfg (dict): Norm of the basis module.
         loss_semantic (dict, optional): Auxiliary semantic loss; None
             disables the semantic head.
         boundary (dict, optional): ``BoundaryBasis`` config.
         scorer (dict, optional): ``BoundaryAwareScorer`` config; needs
-            ``boundary``.
+            ``boundary``. Its ``in_channels`` defaults to the FPN's.
     """
 
-    def __init__(
-        self,
-        num_classes: int,
-        in_channels: int = 256,
-        feat_channels: int = 128,
-        num_bases: int = 4,
-        attn_size: int = 7,
-        pooler_size: int = 56,
-        basis_stride: int = 4,
-        in_levels: Sequence[int] = (0, 1, 2),
-        num_convs: int = 3,
-        norm_cfg: OptConfigType = dict(type='BN', requires_grad=True),
-        loss_semantic: OptConfigType = dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.3),
-        boundary: OptConfigType = None,
-        scorer: OptConfigType = None,
-        train_cfg: OptConfigType = None,
-        test_cfg: OptConfigType = None,
-        init_cfg: OptConfigType = dict(
-            type='Kaiming',
-            layer='Conv2d',
-            a=1,
-            mode='fan_in',
-            nonlinearity='leaky_relu',
-            distribution='uniform')
-    ) -> None:
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: int = 256,
+                 feat_channels: int = 128,
+                 num_bases: int = 4,
+                 attn_size: int = 7,
+                 pooler_size: int = 56,
+                 basis_stride: int = 4,
+                 in_levels=(0, 1, 2),
+                 num_convs: int = 3,
+                 norm_cfg: OptConfigType = dict(type='BN', requires_grad=True),
+                 loss_semantic: OptConfigType = dict(
+                     type='CrossEntropyLoss',
+                     use_sigmoid=False,
+                     loss_weight=0.3),
+                 boundary: OptConfigType = None,
+                 scorer: OptConfigType = None,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if scorer is not None and boundary is None:
+            raise ConfigError(
+                'model.mask_head.scorer (the boundary-aware mask scorer) '
+                'needs model.mask_head.boundary (the holistic boundary '
+                "basis); add model.mask_head.boundary=dict(type='"
+                "BoundaryBasis') or drop model.mask_head.scorer.")
         self.num_classes = num_classes
         self.attn_size = attn_size
         self.pooler_size = pooler_size
         self.basis_stride = basis_stride
-        self.in_levels = tuple(in_levels)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
-
-        self.refine = nn.ModuleList(
-            ConvModule(
-                in_channels, feat_channels, 3, padding=1, norm_cfg=norm_cfg)
-            for _ in self.in_levels)
-        tower = [
-            ConvModule(
-                feat_channels, feat_channels, 3, padding=1, norm_cfg=norm_cfg)
-            for _ in range(num_convs)
-        ]
-        tower.append(
-            nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False))
-        tower.append(
-            ConvModule(
-                feat_channels, feat_channels, 3, padding=1, norm_cfg=norm_cfg))
-        self.tower = nn.Sequential(*tower)
-        self.basis_pred = nn.Conv2d(feat_channels, num_bases, 1)
-
-        self.semantic_head = None
-        if loss_semantic is not None:
-            self.semantic_head = nn.Sequential(
-                ConvModule(
-                    in_channels,
-                    feat_channels,
-                    3,
-                    padding=1,
-                    norm_cfg=norm_cfg),
-                ConvModule(
-                    feat_channels,
-                    feat_channels,
-                    3,
-                    padding=1,
-                    norm_cfg=norm_cfg),
-                nn.Conv2d(feat_channels, num_classes + 1, 1))
-            self.loss_semantic = MODELS.build(loss_semantic)
-
-        self.boundary = None
-        if boundary is not None:
-            boundary = dict(boundary)
-            boundary.setdefault('in_channels', feat_channels)
-            boundary.setdefault('fpn_channels', in_channels)
-            self.boundary = MODELS.build(boundary)
-        self.num_bases = num_bases + int(self.boundary is not None
-                                         and self.boundary.use_as_basis)
-
+        self.basis_head = MODELS.build(
+            dict(
+                type='BlendMaskBasisHead',
+                num_classes=num_classes,
+                in_channels=in_channels,
+                feat_channels=feat_channels,
+                num_bases=num_bases,
+                in_levels=in_levels,
+                num_convs=num_convs,
+                norm_cfg=norm_cfg,
+                loss_semantic=loss_semantic,
+                boundary=boundary))
+        #: Bases the attentions weigh: K, + 1 with the boundary basis.
+        self.num_bases = self.basis_head.num_bases
         self.scorer = None
         if scorer is not None:
-            if self.boundary is None:
-                raise ConfigError(
-                    'model.mask_head.scorer (the boundary-aware mask scorer) '
-                    'needs model.mask_head.boundary (the holistic boundary '
-                    'basis); add model.mask_head.boundary=dict('
-                    "type='BoundaryBasis', ...) or drop "
-                    'model.mask_head.scorer.')
             scorer = dict(scorer)
             scorer.setdefault('in_channels', in_channels)
             self.scorer = MODELS.build(scorer)
 
+    @property
+    def boundary(self):
+        """The basis module's ``BoundaryBasis`` (None without it)."""
+        return self.basis_head.boundary
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for key in list(state_dict):
+            rest = key[len(prefix):]
+            if key.startswith(prefix) and rest.startswith(_OLD_BASIS_KEYS):
+                state_dict[f'{prefix}basis_head.{rest}'] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self,
                 x: Tuple[Tensor],
                 positive_infos: Optional[InstanceList] = None) -> tuple:
-        """
-        Args:
-            x (tuple[Tensor]): FPN levels, finest (P3) first.
+        """The basis module's outputs: ``bases`` ``(B, num_bases, H/4,
+        W/4)``, ``semantic`` (training) and ``boundary_logits``."""
+        return self.basis_head(x)
 
-        Returns:
-            tuple: ``bases`` ``(B, num_bases, H/4, W/4)``; ``semantic``
-            logits ``(B, C + 1, H/8, W/8)`` (training only, else None);
-            ``boundary_logits`` ``(B, 1, H/4, W/4)`` or None.
-        """
-        size = x[self.in_levels[0]].shape[-2:]
-        feat = 0
-        for refine, level in zip(self.refine, self.in_levels):
-            level_feat = refine(x[level])
-            if level_feat.shape[-2:] != size:
-                level_feat = F.interpolate(
-                    level_feat, size, mode='bilinear', align_corners=False)
-            feat = feat + level_feat
-        tower = self.tower(feat)
-        boundary_logits = None
-        if self.boundary is not None:
-            tower, boundary_logits = self.boundary(tower, x)
-        bases = self.basis_pred(tower)
-        if self.boundary is not None and self.boundary.use_as_basis:
-            bases = torch.cat([bases,
-                               self.boundary.as_basis(boundary_logits)],
-                              dim=1)
-        semantic = None
-        if self.semantic_head is not None and self.training:
-            semantic = self.semantic_head(x[self.in_levels[0]])
-        return bases, semantic, boundary_logits
+    def forward_bases(self, x: Tuple[Tensor]) -> dict:
+        """The K learned bases and the boundary map (pictures, Fig. 8)."""
+        return self.basis_head.forward_bases(x)
 
     def _attentions(self, params: Tensor) -> Tensor:
         """``(N, K * M * M)`` -> ``(N, K, M, M)``."""
@@ -257,7 +182,7 @@ class BlendMaskHead(BaseMaskHead):
             targets = torch.cat(targets)
             weights = torch.cat(weights)
             per_instance = F.binary_cross_entropy_with_logits(
-                logits, targets, reduction='none').mean((1, 2))
+                logits.float(), targets, reduction='none').mean((1, 2))
             losses['loss_mask'] = (per_instance * weights).sum() / \
                 weights.sum().clamp(min=1e-6)
         else:
@@ -267,19 +192,9 @@ class BlendMaskHead(BaseMaskHead):
             losses['loss_mask'] = bases.sum() * 0. + params.sum() * 0.
             rois = bases.new_zeros((0, 5))
             logits = targets = bases.new_zeros((0, ) + size)
-
-        if self.semantic_head is not None:
-            size = semantic.shape[-2:]
-            sem_targets = torch.stack([
-                semantic_targets(
-                    gt.masks.to_tensor(torch.bool, semantic.device), gt.labels,
-                    self.num_classes, size) for gt in batch_gt_instances
-            ])
-            losses['loss_semantic'] = self.loss_semantic(semantic, sem_targets)
-        if self.boundary is not None:
-            losses.update(
-                self.boundary.loss(boundary_logits, batch_gt_instances,
-                                   batch_img_metas))
+        losses.update(
+            self.basis_head.loss(semantic, boundary_logits, batch_gt_instances,
+                                 batch_img_metas))
         if self.scorer is not None:
             losses.update(
                 self.scorer.loss(feats, rois, logits.sigmoid(), targets))

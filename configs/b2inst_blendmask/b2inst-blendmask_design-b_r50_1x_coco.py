@@ -1,7 +1,0 @@
-# Table 2, design (b): BMask R-CNN's multi-scale fusion, boundary loss on the
-# whole map, not used as a basis.
-_base_ = './b2inst-blendmask_design-e_r50_1x_coco.py'
-
-model = dict(
-    bbox_head=dict(num_bases=4),
-    mask_head=dict(boundary=dict(fusion='multi', use_as_basis=False)))

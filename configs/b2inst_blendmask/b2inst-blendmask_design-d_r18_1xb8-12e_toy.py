@@ -1,7 +1,0 @@
-# Table 2, design (d): single-scale, boundary loss on the whole map, the
-# boundary not used as a basis.
-_base_ = './b2inst-blendmask_design-e_r18_1xb8-12e_toy.py'
-
-model = dict(
-    bbox_head=dict(num_bases=4),
-    mask_head=dict(boundary=dict(use_as_basis=False)))

@@ -1,5 +1,0 @@
-# Table 1 row "+HBB +MS": the scorer with its mask-IoU branch only (Mask
-# Scoring R-CNN's score); mask score = class score * S_IoU.
-_base_ = './b2inst-blendmask_r18_1xb8-12e_toy.py'
-
-model = dict(mask_head=dict(scorer=dict(with_boundary=False)))

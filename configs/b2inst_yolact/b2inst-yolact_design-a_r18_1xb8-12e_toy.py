@@ -1,8 +1,0 @@
-# Table 2, design (a): boundary loss applied locally (on the boundary map
-# RoI-pooled by each GT box), single-scale, not used as a basis.
-_base_ = './b2inst-yolact_r18_1xb8-12e_toy.py'
-
-model = dict(
-    bbox_head=dict(num_protos=32),
-    mask_head=dict(
-        num_protos=32, boundary=dict(supervision='local', use_as_basis=False)))

@@ -1,7 +1,0 @@
-# Table 2, design (d): single-scale, boundary loss on the whole map, not used
-# as a basis.
-_base_ = './b2inst-yolact_r50_1xb8-55e_coco.py'
-
-model = dict(
-    bbox_head=dict(num_protos=32),
-    mask_head=dict(num_protos=32, boundary=dict(use_as_basis=False)))
