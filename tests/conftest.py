@@ -1,11 +1,16 @@
 """Test session set-up: MMDetection's modules registered and its scope set as
 the default one, as the runner does for a config with default_scope='mmdet'."""
+import os.path as osp
+import sys
 import warnings
 
 import pytest
 from mmdet.utils import register_all_modules
 
-import mmb2inst  # noqa: F401
+# The helpers (toy_runs, coco_runs) live here, the tests in subfolders.
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+import mmb2inst  # noqa: F401,E402
 
 register_all_modules(init_default_scope=True)
 # pycocotools and torch.jit deprecation noise, not ours.

@@ -20,8 +20,8 @@ BIN = osp.dirname(sys.executable)
 # Add a model's toy config here when it lands.
 TOY_MODEL_CONFIGS = [
     'configs/yolact/yolact_r18_1xb8-12e_toy.py',
+    'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py',
     'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
-    'configs/b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py',
     'configs/blendmask/blendmask_r18_1xb8-12e_toy.py',
     'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py',
 ]

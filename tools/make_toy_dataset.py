@@ -3,8 +3,10 @@ r"""Generate the seeded toy shapes instance-segmentation dataset.
 
 Example::
 
-    python tools/make_toy_dataset.py data/toy_shapes --num-train 1000 \
-        --num-val 100 --img-size 128 --difficulty 0.3 --seed 0
+    python tools/make_toy_dataset.py data/toy_boundary    # the default set
+    python tools/make_toy_dataset.py data/toy_big --num-train 5000 \
+        --img-size 256 --seed 1
+    python tools/make_toy_dataset.py data/toy_hard --preset hard
 """
 import argparse
 import importlib.util
@@ -40,21 +42,34 @@ toy_shapes = _load_toy_shapes()
 
 
 def parse_args(argv=None):
-    d = toy_shapes.DEFAULT_SETTINGS
     parser = argparse.ArgumentParser(
         description='Generate the toy shapes COCO dataset.')
     parser.add_argument('out_dir', help='dataset root to create')
-    parser.add_argument('--num-train', type=int, default=d['num_train'])
-    parser.add_argument('--num-val', type=int, default=d['num_val'])
-    parser.add_argument('--img-size', type=int, default=d['img_size'])
+    parser.add_argument(
+        '--preset',
+        choices=sorted(toy_shapes.PRESETS),
+        default='boundary',
+        help='the settings the other options override (boundary: one '
+        'colour per class, masks decide the score; hard: classes told '
+        'apart by outline only, on textured noise)')
+    parser.add_argument('--num-train', type=int)
+    parser.add_argument('--num-val', type=int)
+    parser.add_argument('--img-size', type=int)
     parser.add_argument(
         '--difficulty',
         type=float,
-        default=d['difficulty'],
         help='0 = high contrast, 1 = objects nearly background-coloured')
-    parser.add_argument('--seed', type=int, default=d['seed'])
+    parser.add_argument('--seed', type=int)
+    parser.add_argument('--max-instances', type=int)
     parser.add_argument(
-        '--max-instances', type=int, default=d['max_instances'])
+        '--size-range',
+        type=float,
+        nargs=2,
+        help='object extent as fractions of the image size')
+    parser.add_argument(
+        '--touch-prob',
+        type=float,
+        help='probability of a same-class instance touching another')
     parser.add_argument(
         '--force',
         action='store_true',
@@ -87,14 +102,17 @@ def make_progress(total):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        settings = toy_shapes.resolve_settings(
-            dict(
-                num_train=args.num_train,
-                num_val=args.num_val,
-                img_size=args.img_size,
-                difficulty=args.difficulty,
-                seed=args.seed,
-                max_instances=args.max_instances))
+        given = dict(
+            num_train=args.num_train,
+            num_val=args.num_val,
+            img_size=args.img_size,
+            difficulty=args.difficulty,
+            seed=args.seed,
+            max_instances=args.max_instances,
+            size_range=args.size_range,
+            touch_prob=args.touch_prob)
+        given = {k: v for k, v in given.items() if v is not None}
+        settings = toy_shapes.resolve_settings(dict(given, preset=args.preset))
     except ValueError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

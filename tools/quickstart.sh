@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job: set up if needed, then train and test toy B2Inst-YOLACT
-# (design (e)) on the toy dataset (generated on first use) through `mim`,
-# draw its bases and boundary basis, and say where the results and pictures
-# are. Running it again resumes/reuses the finished run.
+# The main job: set up if needed, then train and test toy B2Inst-BlendMask
+# (the holistic boundary basis and the boundary-aware scorer, on BlendMask)
+# on the toy dataset (generated on first use) through `mim`, draw its bases
+# and boundary basis, and say where the results and pictures are. Running it
+# again resumes/reuses the finished run.
 #
 # CONFIG=configs/... bash tools/quickstart.sh  trains another config.
 set -eo pipefail
@@ -11,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/tools/setup.sh"
 cd "$ROOT"
 
-CONFIG="${CONFIG:-configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py}"
+CONFIG="${CONFIG:-configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py}"
 NAME="$(basename "$CONFIG" .py)"
 WORK_DIR="work_dirs/$NAME"
 
@@ -29,4 +30,4 @@ echo "[quickstart] drawing the bases and the boundary basis of 4 val images"
 python tools/vis_bases.py "$CONFIG" "$CKPT" --num 4 \
     --out-dir "$WORK_DIR/bases" > /dev/null
 
-python tools/summarize_run.py "$WORK_DIR"
+python tools/analysis/summarize_run.py "$WORK_DIR"

@@ -1,5 +1,5 @@
 """Write pictures of the learned bases and the holistic boundary basis of a
-YOLACT / B2Inst-YOLACT checkpoint (the paper's Fig. 8).
+YOLACT, BlendMask or B2Inst checkpoint (the paper's Fig. 8).
 
     python tools/vis_bases.py CONFIG CHECKPOINT [--img a.png b.png]
         [--num 4] [--out-dir DIR]
@@ -65,11 +65,12 @@ def main():
             cfg.merge_from_dict(args.cfg_options)
         model = load_detector(
             cfg, args.checkpoint, args.config, images_only=True)
-        if not hasattr(model, 'mask_head') or not hasattr(
-                model.mask_head, 'protonet'):
+        head = getattr(model, 'mask_head', None)
+        if not (hasattr(head, 'forward_bases') or hasattr(head, 'protonet')):
             raise UserInputError(
-                f'{args.config} is not a YOLACT-style model (no '
-                'mask_head.protonet); this tool draws YOLACT bases.')
+                f'{args.config} is not a basis-based model (its mask head '
+                'has no bases); this tool draws the bases of YOLACT, '
+                'BlendMask and their B2Inst variants.')
         images = args.img or test_images(cfg, args.num)
         out_dir = args.out_dir or osp.join(
             'work_dirs',
@@ -91,8 +92,9 @@ def main():
                 pred_score_thr=args.score_thr,
                 out_file=None)
             prediction = visualizer.get_image()
+            boundary = store['boundary']
             figure = bases_figure(image, prediction, store['bases'][0],
-                                  store.get('boundary', [None])[0],
+                                  None if boundary is None else boundary[0],
                                   sample.metainfo)
             out = osp.join(out_dir,
                            osp.splitext(osp.basename(path))[0] + '.png')

@@ -4,4 +4,4 @@
 # against published numbers.
 _base_ = './blendmask_r101_3x_coco.py'
 
-model = dict(bbox_head=dict(attn_size=14), mask_head=dict(attn_size=14))
+model = dict(mask_head=dict(attn_size=14))

@@ -4,4 +4,4 @@
 # published numbers.
 _base_ = './blendmask_r50_1x_coco.py'
 
-model = dict(bbox_head=dict(attn_size=14), mask_head=dict(attn_size=14))
+model = dict(mask_head=dict(attn_size=14))

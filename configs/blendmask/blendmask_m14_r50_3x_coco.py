@@ -3,4 +3,4 @@
 # mask AP, 42.7 box AP. Checks this port against published numbers.
 _base_ = './blendmask_r50_3x_coco.py'
 
-model = dict(bbox_head=dict(attn_size=14), mask_head=dict(attn_size=14))
+model = dict(mask_head=dict(attn_size=14))

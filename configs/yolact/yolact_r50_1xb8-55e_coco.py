@@ -12,7 +12,7 @@ val_dataloader = dict(dataset=dict(type='CheckedCocoDataset'))
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(
-        type='CocoMetric',
+        type='SafeCocoMetric',
         ann_file='data/coco/annotations/instances_val2017.json',
         metric=['bbox', 'segm'],
         format_only=False),

@@ -11,17 +11,17 @@ import warnings
 import pytest
 from mmdet.registry import MODELS
 from mmengine.config import Config
+from toy_runs import ROOT
 
 from mmb2inst.utils.run_checks import (ConfigError, add_runner_args,
                                        friendly_errors)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-YOLACT = 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'
+YOLACT = 'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py'
 YOLACT_SCORED = \
-    'configs/b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py'
+    'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'
 BLENDMASK = 'configs/blendmask/blendmask_r18_1xb8-12e_toy.py'
 B2INST_BLENDMASK = \
-    'configs/b2inst_blendmask/b2inst-blendmask_design-e_r18_1xb8-12e_toy.py'
+    'configs/b2inst_blendmask/b2inst-blendmask_hbb_r18_1xb8-12e_toy.py'
 BLENDMASK_SCORED = \
     'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py'
 NO_SCORE = [
@@ -44,72 +44,28 @@ CASES = [
     pytest.param(
         YOLACT, [
             'model.mask_head.boundary.supervision=none',
-            'model.mask_head.boundary.use_as_basis=False',
-            'model.mask_head.num_protos=32', 'model.bbox_head.num_protos=32'
+            'model.mask_head.boundary.use_as_basis=False'
         ], r"^model\.mask_head\.boundary\.supervision='none' with "
         r'model\.mask_head\.boundary\.use_as_basis=False .*; set supervision '
         r"to 'global' or 'local', or use_as_basis=True, or drop "
         r'model\.mask_head\.boundary\.$',
         id='boundary neither supervised nor a basis'),
     pytest.param(
-        YOLACT, ['model.bbox_head.num_protos=32'],
-        r'^model\.bbox_head\.num_protos=32 coefficients per instance but '
-        r'model\.mask_head\.num_protos=33 bases; set '
-        r'model\.bbox_head\.num_protos=33 \(.*\)\.$',
-        id='YOLACT coefficients != bases'),
-    pytest.param(
-        YOLACT, ['model.mask_head.num_protos=32'],
-        r'^model\.mask_head\.num_protos=32, but the masks are composed of '
-        r'33 bases \(model\.mask_head\.proto_channels\[-1\]=32 prototypes '
-        r'\+ 1 boundary basis, as model\.mask_head\.boundary\.use_as_basis='
-        r'True\); set model\.mask_head\.num_protos=33 and '
-        r'model\.bbox_head\.num_protos=33\.$',
-        id='YOLACT bases without the boundary basis'),
-    pytest.param(
-        YOLACT, ['model.mask_head.boundary.use_as_basis=False'],
-        r'^model\.mask_head\.num_protos=33, but the masks are composed of '
-        r'32 bases \(.*, the boundary is not a basis\); set '
-        r'model\.mask_head\.num_protos=32 and '
-        r'model\.bbox_head\.num_protos=32\.$',
-        id='YOLACT boundary counted but no basis'),
-    pytest.param(
-        B2INST_BLENDMASK, ['model.bbox_head.num_bases=4'],
-        r'^model\.bbox_head\.num_bases=4 attention maps per instance but '
-        r'the mask head blends 5 bases \(model\.mask_head\.num_bases=4 \+ 1 '
-        r'boundary basis, as model\.mask_head\.boundary\.use_as_basis=True\)'
-        r'; set model\.bbox_head\.num_bases=5\.$',
-        id='BlendMask attentions != bases + boundary'),
-    pytest.param(
-        BLENDMASK, ['model.bbox_head.num_bases=5'],
-        r'^model\.bbox_head\.num_bases=5 attention maps per instance but '
-        r'the mask head blends 4 bases \(model\.mask_head\.num_bases=4\); '
-        r'set model\.bbox_head\.num_bases=4\.$',
-        id='BlendMask attentions != bases'),
-    pytest.param(
-        B2INST_BLENDMASK, ['model.bbox_head.attn_size=14'],
-        r'^model\.bbox_head\.attn_size=14 but model\.mask_head\.attn_size=7'
-        r'.*; set both to 7, or both to 14\.$',
-        id='BlendMask attention size != blender'),
-    pytest.param(
         BLENDMASK, ['model.bbox_head.num_params=196'],
         r'^model\.bbox_head\.num_params is not an option .*; set '
         r'model\.bbox_head\.num_bases and model\.bbox_head\.attn_size, ',
         id='BlendMask num_params'),
     pytest.param(
-        YOLACT_SCORED, [
-            'model.mask_head.boundary=None', 'model.mask_head.num_protos=32',
-            'model.bbox_head.num_protos=32'
-        ],
+        YOLACT_SCORED, ['model.mask_head.boundary=None'],
         r'^model\.mask_head\.scorer is set but model\.mask_head\.boundary is '
-        r"None; .*: set model\.mask_head\.boundary=dict\(type='BoundaryBasis',"
-        r' \.\.\.\) or drop model\.mask_head\.scorer\.$',
+        r"None; .*: set model\.mask_head\.boundary=dict\(type='BoundaryBasis'"
+        r'\) or drop model\.mask_head\.scorer\.$',
         id='YOLACT scorer without boundary'),
     pytest.param(
-        BLENDMASK_SCORED,
-        ['model.mask_head.boundary=None', 'model.bbox_head.num_bases=4'],
+        BLENDMASK_SCORED, ['model.mask_head.boundary=None'],
         r'^model\.mask_head\.scorer \(.*\) needs model\.mask_head\.boundary '
-        r"\(.*\); add model\.mask_head\.boundary=dict\(type='BoundaryBasis',"
-        r' \.\.\.\) or drop model\.mask_head\.scorer\.$',
+        r"\(.*\); add model\.mask_head\.boundary=dict\(type='BoundaryBasis'"
+        r'\) or drop model\.mask_head\.scorer\.$',
         id='BlendMask scorer without boundary'),
     pytest.param(
         YOLACT_SCORED,
@@ -162,12 +118,8 @@ def test_the_suggested_fixes_build():
     """The configs above fail because of the options, and do what the
     messages say builds."""
     fixes = [
-        (YOLACT, [
-            'model.mask_head.boundary.use_as_basis=False',
-            'model.mask_head.num_protos=32', 'model.bbox_head.num_protos=32'
-        ]),
-        (B2INST_BLENDMASK,
-         ['model.bbox_head.attn_size=14', 'model.mask_head.attn_size=14']),
+        (YOLACT, ['model.mask_head.boundary.use_as_basis=False']),
+        (B2INST_BLENDMASK, ['model.mask_head.attn_size=14']),
         (BLENDMASK_SCORED, ['model.mask_head.scorer.with_iou=False']),
     ]
     for path, options in fixes:

@@ -6,10 +6,10 @@ import os.path as osp
 import pytest
 from mmdet.registry import DATASETS, MODELS
 from mmengine.config import Config
+from toy_runs import ROOT
 
 import mmb2inst  # noqa: F401
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     p for p in glob.glob(
         osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
@@ -46,3 +46,24 @@ def test_toy_config_builds_without_pretrained_weights(path):
     assert cfg.model.backbone.init_cfg is None
     model = MODELS.build(cfg.model)
     assert sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.mark.parametrize('options,check', [
+    ({
+        'model.mask_head.boundary.loss_boundary.crisp_weight': 0.
+    }, lambda m: m.mask_head.boundary.loss_boundary.crisp_weight == 0.),
+    ({
+        'model.mask_head.scorer.loss_iou.loss_weight': 2.
+    }, lambda m: m.mask_head.scorer.loss_iou.loss_weight == 2.),
+    ({
+        'model.mask_head.scorer.roi_extractor.featmap_strides': [8, 16]
+    }, lambda m: m.mask_head.scorer.roi_extractor.num_inputs == 2),
+])
+def test_overrides_of_defaulted_sub_configs(options, check):
+    # The B2Inst configs rely on the defaults of the boundary loss and the
+    # scorer's parts; overriding one key of them must not need the rest.
+    cfg = Config.fromfile(
+        osp.join(ROOT,
+                 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'))
+    cfg.merge_from_dict(options)
+    assert check(MODELS.build(cfg.model))

@@ -1,5 +1,6 @@
 # Copyright (c) mmb2inst contributors. All rights reserved.
 """Tests of the seeded toy shapes dataset and its generator."""
+import hashlib
 import itertools
 import json
 import multiprocessing
@@ -12,19 +13,20 @@ import cv2
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
+from toy_runs import ROOT as REPO_ROOT
 from toy_runs import load_tool
 
 from mmb2inst.datasets.toy_shapes import (CLASSES, DEFAULT_SETTINGS,
-                                          FORMAT_VERSION, META_FILE, SPLITS,
-                                          ensure_toy_dataset,
-                                          generate_toy_dataset, render_image)
+                                          FORMAT_VERSION, META_FILE, PRESETS,
+                                          SPLITS, ensure_toy_dataset,
+                                          generate_toy_dataset, render_image,
+                                          resolve_settings)
 
 # pycocotools' decode trips numpy 2's copy-keyword DeprecationWarning on
 # every call; it is not ours and drowns the report.
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLI = osp.join(REPO_ROOT, 'tools', 'make_toy_dataset.py')
 # 20 small images: fast, yet enough for every class, polygons, RLEs and
 # touching same-class pairs to occur.
@@ -65,8 +67,57 @@ def test_default_settings_and_classes():
     assert CLASSES == ('star', 'crescent', 'ell', 'ring', 'comb')
     assert set(DEFAULT_SETTINGS) == {
         'num_train', 'num_val', 'img_size', 'difficulty', 'seed',
-        'max_instances'
+        'max_instances', 'class_colours', 'size_range', 'touch_prob'
     }
+    assert DEFAULT_SETTINGS == PRESETS['boundary']
+    assert set(PRESETS['hard']) == set(DEFAULT_SETTINGS)
+    assert resolve_settings(dict(preset='hard', seed=3)) == dict(
+        PRESETS['hard'], seed=3, size_range=[0.18, 0.6])
+    with pytest.raises(ValueError, match="preset 'easy'"):
+        resolve_settings(dict(preset='easy'))
+
+
+# sha1 of the pixels and instance masks of images 0-2 of the first toy set's
+# training split (seed 0, the generator of commit 98b5ac3): the hard preset
+# is that set, image for image.
+FIRST_TOY_SET = ('0ec4659103b1d39a5f69500cb13c9956fb8f6ce0',
+                 'fe68160b13683ec3975bbabfa89e2cac8cb15bf8',
+                 '00038d3c194cdbe2cba1bb325c19df193b12f094')
+
+
+def test_hard_preset_is_the_first_toy_set():
+    hard = resolve_settings(dict(preset='hard'))
+    for i, expected in enumerate(FIRST_TOY_SET):
+        img, instances = render_image(
+            np.random.default_rng([0, 0, i]), 128, hard['difficulty'],
+            hard['max_instances'], hard['class_colours'], hard['size_range'],
+            hard['touch_prob'])
+        digest = hashlib.sha1(img.tobytes() +
+                              b''.join(x['mask'].tobytes()
+                                       for x in instances)).hexdigest()
+        assert digest == expected
+
+
+def test_boundary_preset_colours_classes():
+    # One colour per class (recognition is easy); touching same-class
+    # neighbours differ only slightly.
+    settings = resolve_settings({})
+    per_class = {}
+    for i in range(30):
+        img, instances = render_image(
+            np.random.default_rng([0, 0, i]), 128, settings['difficulty'],
+            settings['max_instances'], True, settings['size_range'],
+            settings['touch_prob'])
+        for inst in instances:
+            mean = img[inst['mask'].astype(bool)].mean(0)
+            per_class.setdefault(inst['category_id'], []).append(mean)
+    centres = {c: np.mean(v, 0) for c, v in per_class.items()}
+    assert len(centres) == 5
+    for c, values in per_class.items():
+        own = np.linalg.norm(np.array(values) - centres[c], axis=1).max()
+        nearest = min(
+            np.linalg.norm(centres[c] - centres[o]) for o in centres if o != c)
+        assert own < nearest / 2
 
 
 def test_layout_and_meta(small_root):
@@ -78,7 +129,7 @@ def test_layout_and_meta(small_root):
     with open(small_root / META_FILE) as f:
         meta = json.load(f)
     assert meta['format_version'] == FORMAT_VERSION
-    assert meta['settings'] == SMALL
+    assert meta['settings'] == resolve_settings(SMALL)
     assert meta['classes'] == list(CLASSES)
 
 
@@ -122,9 +173,13 @@ def test_annotations_are_valid_and_match_render(small_root):
             assert (img_info['height'], img_info['width']) == (64, 64)
             anns = _image_anns(coco, img_idx + 1)
             rng = np.random.default_rng([SMALL['seed'], split_idx, img_idx])
-            image, instances = render_image(rng, SMALL['img_size'],
-                                            SMALL['difficulty'],
-                                            SMALL['max_instances'])
+            full = resolve_settings(SMALL)
+            image, instances = render_image(rng, full['img_size'],
+                                            full['difficulty'],
+                                            full['max_instances'],
+                                            full['class_colours'],
+                                            full['size_range'],
+                                            full['touch_prob'])
             png = cv2.imread(str(small_root / split / img_info['file_name']))
             np.testing.assert_array_equal(png, image)
             assert 1 <= len(anns) == len(instances) <= 6
@@ -199,8 +254,9 @@ def test_rings_are_rle_with_holes(small_root):
             assert isinstance(ann['segmentation'], dict)
             holes += _has_enclosed_hole(coco.annToMask(ann))
     assert rings > 0
-    # Occluders may break a ring open, but most keep their hole.
-    assert holes >= max(1, rings // 2), (holes, rings)
+    # Occluders may break a ring open (the default preset's large, often
+    # touching objects do so more), but many keep their hole.
+    assert holes >= max(1, rings // 3), (holes, rings)
 
 
 def test_polygon_iff_unoccluded_without_hole():

@@ -8,10 +8,10 @@ import torch
 from mmdet.registry import HOOKS, MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
+from toy_runs import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SCORED = osp.join(ROOT, 'configs', 'b2inst_blendmask',
-                  'b2inst-blendmask_r18_scorer-2e_toy.py')
+                  'b2inst-blendmask_r18_1xb8-12e_toy.py')
 
 
 def test_only_the_scorer_trains():
@@ -19,10 +19,10 @@ def test_only_the_scorer_trains():
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    hook_cfg = [
-        h for h in cfg.custom_hooks if h['type'] == 'FreezeModulesHook'
-    ][0]
-    hook = HOOKS.build(hook_cfg)
+    # A scorer trained on top of a trained B2Inst model: custom_hooks =
+    # [dict(type='FreezeModulesHook', trainable=['mask_head.scorer'])].
+    hook = HOOKS.build(
+        dict(type='FreezeModulesHook', trainable=['mask_head.scorer']))
     runner = SimpleNamespace(model=model)
     model.train()
     hook.before_train(runner)

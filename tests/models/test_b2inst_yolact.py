@@ -11,13 +11,17 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.structures import InstanceData
+from toy_runs import ROOT
 
 import mmb2inst  # noqa: F401
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_YOLACT = osp.join(ROOT, 'configs/yolact/yolact_r18_1xb8-12e_toy.py')
+# Table 2 designs (a)-(e); (e) is the HBB config.
+HBB_TOY = osp.join(ROOT, 'configs', 'b2inst_yolact',
+                   'b2inst-yolact_hbb_r18_1xb8-12e_toy.py')
 TOY_DESIGNS = sorted(
     glob.glob(osp.join(ROOT, 'configs/b2inst_yolact/*design-*_toy.py')))
+TOY_DESIGNS.append(HBB_TOY)
 
 
 def toy_batch(model, seed=0, size=64):
@@ -106,8 +110,6 @@ def test_mask_loss_reaches_boundary_branch_only_when_used_as_basis():
     for use_as_basis, expect_grad in ((True, True), (False, False)):
         cfg = Config.fromfile(TOY_DESIGNS[-1]).model  # design (e)
         cfg.mask_head.boundary.use_as_basis = use_as_basis
-        cfg.mask_head.num_protos = cfg.bbox_head.num_protos = (
-            33 if use_as_basis else 32)
         model = build(cfg)
         data = toy_batch(model)
         losses = model.loss(data['inputs'], data['data_samples'])
@@ -117,19 +119,29 @@ def test_mask_loss_reaches_boundary_branch_only_when_used_as_basis():
         assert has_grad == expect_grad
 
 
-def test_basis_count_mismatch_is_a_clear_error():
+@pytest.mark.parametrize('use_as_basis,protos', [(True, 32), (False, 32),
+                                                 (True, 16)])
+def test_basis_counts_follow_the_protonet(use_as_basis, protos):
+    # K is stated once (the protonet's last channels); the coefficients per
+    # instance and the bases are K, + 1 with the boundary as a basis,
+    # whatever num_protos the config says.
     cfg = Config.fromfile(TOY_DESIGNS[-1]).model
-    cfg.mask_head.num_protos = 32  # 32 prototypes + boundary = 33 bases
-    with pytest.raises(ValueError, match='num_protos'):
-        MODELS.build(cfg)
-    cfg = Config.fromfile(TOY_DESIGNS[-1]).model
-    cfg.bbox_head.num_protos = 32
-    with pytest.raises(ValueError, match='bbox_head.num_protos=32'):
-        MODELS.build(cfg)
+    cfg.mask_head.boundary.use_as_basis = use_as_basis
+    channels = list(cfg.mask_head.proto_channels)
+    channels[-1] = protos
+    cfg.mask_head.proto_channels = tuple(channels)
+    cfg.mask_head.num_protos = cfg.bbox_head.num_protos = 7
+    model = MODELS.build(cfg)
+    num = protos + int(use_as_basis)
+    assert model.bbox_head.num_protos == model.mask_head.num_protos == num
+    anchors = model.bbox_head.num_base_priors
+    assert model.bbox_head.conv_coeff.out_channels == anchors * num
 
 
 @pytest.mark.parametrize('key,value', [('supervision', 'regional'),
-                                       ('fusion', 'pyramid')])
+                                       ('fusion', 'pyramid'),
+                                       ('basis_form', 'softmax'),
+                                       ('targets', 'upsampled')])
 def test_unknown_design_option_names_the_key(key, value):
     cfg = Config.fromfile(TOY_DESIGNS[-1]).model
     cfg.mask_head.boundary[key] = value
@@ -191,3 +203,24 @@ def test_default_boundary_is_one_more_output_channel():
         [torch.rand(2, 4, 4, 4),
          torch.rand(2, 4, 2, 2)])
     assert feat.shape == (2, 16, 8, 8) and logits.shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize('form', ['probability', 'logits', 'affine'])
+def test_basis_forms(form):
+    # What the boundary basis is: its probabilities, its logits, or a
+    # learned a * p + b (a = 1, b = 0 at the start).
+    cfg = Config.fromfile(TOY_DESIGNS[-1]).model
+    cfg.mask_head.boundary.basis_form = form
+    model = build(cfg)
+    boundary = model.mask_head.boundary
+    logits = torch.randn(2, 1, 8, 8) * 3
+    expected = logits if form == 'logits' else logits.sigmoid()
+    assert torch.equal(boundary.as_basis(logits), expected)
+    assert ('basis_scale' in dict(boundary.named_parameters())) == (
+        form == 'affine')
+    if form == 'affine':
+        data = toy_batch(model)
+        losses = model.loss(data['inputs'], data['data_samples'])
+        torch.stack(losses['loss_mask']).sum().backward()
+        assert boundary.basis_scale.grad.abs() > 0
+        assert boundary.basis_shift.grad.abs() > 0

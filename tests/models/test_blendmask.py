@@ -13,15 +13,29 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config, ConfigDict
 from mmengine.structures import InstanceData
+from toy_runs import ROOT
 
-from mmb2inst.models.mask_heads import (blend, paste_masks, pool_bases,
-                                        semantic_targets)
-from mmb2inst.models.mask_heads.blendmask_head import centerness_targets
+from mmb2inst.models.mask_heads import (blend, centerness_targets, paste_masks,
+                                        pool_bases)
+from mmb2inst.structures import semantic_targets
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY = osp.join(ROOT, 'configs', 'blendmask', 'blendmask_r18_1xb8-12e_toy.py')
-B2INST = osp.join(ROOT, 'configs', 'b2inst_blendmask',
-                  'b2inst-blendmask_design-{}_r18_1xb8-12e_toy.py')
+B2INST_DESIGN = osp.join(ROOT, 'configs', 'b2inst_blendmask',
+                         'b2inst-blendmask_design-{}_r18_1xb8-12e_toy.py')
+HBB = osp.join(ROOT, 'configs', 'b2inst_blendmask',
+               'b2inst-blendmask_hbb_r18_1xb8-12e_toy.py')
+
+
+class _Designs:
+    """``B2INST.format(d)``: the toy config of Table 2 design ``d`` ((e) is
+    the HBB config)."""
+
+    @staticmethod
+    def format(design):
+        return HBB if design == 'e' else B2INST_DESIGN.format(design)
+
+
+B2INST = _Designs()
 # Table 1 rows with the scorer: '' (BS + MS), 'hbb-bs_', 'hbb-ms_'.
 SCORED = osp.join(ROOT, 'configs', 'b2inst_blendmask',
                   'b2inst-blendmask_{}r18_1xb8-12e_toy.py')
@@ -302,15 +316,38 @@ def test_predict_without_detections():
         assert sample.pred_instances.masks.shape == (0, ) + shape
 
 
-@pytest.mark.parametrize('key,value,match', [
-    ('num_bases', 4, r'bbox_head\.num_bases=4.*bbox_head\.num_bases=5'),
-    ('attn_size', 14, r'bbox_head\.attn_size=14.*mask_head\.attn_size=7'),
-])
-def test_heads_must_agree(key, value, match):
-    cfg = Config.fromfile(B2INST.format('e'))
-    cfg.model.bbox_head[key] = value
-    with pytest.raises(ValueError, match=match):
-        MODELS.build(cfg.model)
+@pytest.mark.parametrize('design,attn_size', [('e', 7), ('d', 7), ('e', 14),
+                                              (None, 14)])
+def test_detection_head_follows_the_mask_head(design, attn_size):
+    # The attention layout is stated once, on the mask head (K bases, M):
+    # the detection head gets K (+1 with the boundary as a basis) maps of
+    # M x M, whatever its own config says.
+    cfg = Config.fromfile(TOY if design is None else B2INST.format(design))
+    cfg.model.mask_head.attn_size = attn_size
+    cfg.model.bbox_head.num_bases = 99
+    cfg.model.bbox_head.attn_size = 99
+    model = MODELS.build(cfg.model)
+    num = 5 if design == 'e' else 4
+    assert model.bbox_head.num_bases == model.mask_head.num_bases == num
+    assert model.bbox_head.attn_size == attn_size
+    assert model.bbox_head.controller.out_channels == num * attn_size**2
+
+
+def test_checkpoints_with_the_old_layout_load():
+    # Before the basis module had its own class, its layers sat on the mask
+    # head (mask_head.refine..., mask_head.boundary...).
+    model = build(B2INST.format('e'))
+    state = model.state_dict()
+    old = {
+        k.replace('mask_head.basis_head.', 'mask_head.'): v
+        for k, v in state.items()
+    }
+    assert any(k.startswith('mask_head.refine.') for k in old)
+    fresh = build(B2INST.format('e'))
+    torch.nn.init.zeros_(fresh.mask_head.basis_head.basis_pred.weight)
+    fresh.load_state_dict(old)
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, state[key]), key
 
 
 def test_scorer_needs_boundary():

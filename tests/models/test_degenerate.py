@@ -18,26 +18,26 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
+from toy_runs import ROOT
 
 from mmb2inst.datasets import ToyShapesDataset
 from mmb2inst.datasets.toy_shapes import CLASSES, encode_rle
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {
     'yolact':
     'yolact/yolact_r18_1xb8-12e_toy.py',
     'b2inst-yolact':
-    'b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
+    'b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py',
     'b2inst-yolact-scored':
-    'b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py',
+    'b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
     'b2inst-yolact-design-a':
     'b2inst_yolact/b2inst-yolact_design-a_r18_1xb8-12e_toy.py',
     'b2inst-yolact-design-b':
     'b2inst_yolact/b2inst-yolact_design-b_r18_1xb8-12e_toy.py',
     'blendmask':
     'blendmask/blendmask_r18_1xb8-12e_toy.py',
-    'b2inst-blendmask-design-e':
-    'b2inst_blendmask/b2inst-blendmask_design-e_r18_1xb8-12e_toy.py',
+    'b2inst-blendmask-hbb':
+    'b2inst_blendmask/b2inst-blendmask_hbb_r18_1xb8-12e_toy.py',
     'b2inst-blendmask-scored':
     'b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py',
 }

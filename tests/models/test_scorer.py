@@ -15,15 +15,14 @@ from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.fileio import load
-from toy_runs import load_tool
+from toy_runs import ROOT, load_tool
 
 import mmb2inst  # noqa: F401
 from mmb2inst.models.mask_heads.b2inst_yolact_protonet import masks_in_boxes
 from mmb2inst.structures import laplacian_boundary
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY_SCORER = osp.join(
-    ROOT, 'configs/b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py')
+    ROOT, 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py')
 
 
 def small_scorer(**kwargs):
@@ -60,12 +59,15 @@ def square(size, top, left, side):
 
 
 def set_outputs(scorer, iou=None, boundary=None):
-    """Make the regression outputs constant: zero weights, given bias."""
+    """Make the regression outputs constant: zero weights, the bias whose
+    sigmoid (a bounded scorer) or itself (MS R-CNN's linear one) is the
+    value."""
     for name, value in (('iou', iou), ('boundary', boundary)):
         if value is not None:
             layer = getattr(scorer, f'{name}_pred')
             torch.nn.init.zeros_(layer.weight)
-            torch.nn.init.constant_(layer.bias, value)
+            bias = math.log(value / (1 - value)) if scorer.bounded else value
+            torch.nn.init.constant_(layer.bias, bias)
 
 
 def test_registered_in_mmdet():
@@ -265,7 +267,8 @@ def test_zero_instances_in_loss_and_predict():
 def test_predict_clamps_and_subset_in_training():
     rois = torch.tensor([[0, 4., 4., 40., 40.]] * 10)
     probs = torch.rand(10, 28, 28)
-    scorer = small_scorer(max_train_instances=4)
+    # MS R-CNN's linear outputs overshoot [0, 1]; predict clamps them.
+    scorer = small_scorer(max_train_instances=4, bounded=False)
     set_outputs(scorer, iou=1.3, boundary=-0.2)
     iou, boundary = scorer.predict(feats(), rois, probs)
     assert iou.tolist() == [1.0] * 10 and boundary.tolist() == [0.0] * 10
@@ -496,8 +499,8 @@ def test_scorer_requires_the_boundary_basis(toy_cfg):
 
 def test_toy_scorer_config_only_adds_the_scorer(toy_cfg):
     base = Config.fromfile(
-        osp.join(ROOT,
-                 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'))
+        osp.join(ROOT, 'configs', 'b2inst_yolact',
+                 'b2inst-yolact_hbb_r18_1xb8-12e_toy.py'))
     ours = build(toy_cfg)
     theirs = build(base.model)
     extra = set(ours.state_dict()) - set(theirs.state_dict())
@@ -513,7 +516,7 @@ def test_spearman_by_hand():
     [1, 2, 3.5, 5, 3.5]. Centred ranks: x [-2, -1, 0, 1, 2], y [-2, -1, 0.5,
     2, 0.5]; covariance sum 4 + 1 + 0 + 2 + 1 = 8, squares 10 and 9.5:
     rho = 8 / sqrt(95)."""
-    tool = load_tool('score_quality')
+    tool = load_tool('analysis/score_quality')
     assert tool.spearman([1, 2, 3, 4, 5],
                          [5, 6, 7, 8, 7]) == pytest.approx(8 / math.sqrt(95))
     assert tool.spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1)
@@ -534,7 +537,7 @@ def test_match_predictions_by_hand():
     - pred 1 (class 1) lies on GT 0 only, a GT of another class: unmatched.
     - pred 2 (class 0) = GT 0 with GT 0's box: IoU 1, Dice 1.
     """
-    tool = load_tool('score_quality')
+    tool = load_tool('analysis/score_quality')
     gt = torch.zeros(2, 12, 12, dtype=torch.bool)
     gt[0, 2:8, 2:8] = True
     gt[1, 9:11, 9:11] = True
@@ -555,3 +558,23 @@ def test_match_predictions_by_hand():
         pred, torch.tensor([0, 1, 0]), boxes, gt[:0],
         torch.zeros(0, dtype=torch.long))
     assert matched.numel() == iou.numel() == dice.numel() == 0
+
+
+@pytest.mark.parametrize('bounded', [True, False])
+def test_outputs_bounded_or_linear(bounded):
+    # The bounded scorer regresses through a sigmoid: whatever the features,
+    # its scores and hence its squared errors stay in [0, 1]; MS R-CNN's
+    # linear output follows the features' scale.
+    scorer = small_scorer(bounded=bounded)
+    pred = torch.stack([square(16, 3, 3, 6)] * 2)
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 2)
+    huge = [f * 1e4 for f in feats()]
+    out = scorer(huge, rois, pred)
+    for value in out.values():
+        if bounded:
+            assert ((value >= 0) & (value <= 1)).all()
+        else:
+            assert value.abs().max() > 1
+    if bounded:  # MSE of weight 0.5 on errors of at most 1
+        losses = scorer.loss(huge, rois, pred, pred)
+        assert all(v.item() <= 0.5 for v in losses.values())

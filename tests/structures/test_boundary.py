@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 import mmb2inst.structures.boundary as boundary_module
 from mmb2inst.structures import (boundary_dice, image_boundary_map,
-                                 laplacian_boundary, mask_iou, rescore)
+                                 laplacian_boundary, mask_iou,
+                                 pool_boundary_map, rescore)
 
 
 def _box(height, width, top, left, bottom, right):
@@ -249,3 +250,56 @@ def test_rescore_modes_and_clamping():
         rescore(cls, boundary_scores=low), torch.tensor([0., 0.2]))
     # sqrt(1 * 0.25) = 0.5; sqrt(1 * 0) = 0.
     assert torch.allclose(rescore(cls, high, low), torch.tensor([0., 0.4]))
+
+
+# pool_boundary_map: the holistic targets at the map's resolution without
+# aliasing (thin parts keep their boundary).
+@pytest.mark.parametrize('width', [1, 2, 3])
+@pytest.mark.parametrize('offset', range(8))
+def test_thin_bars_keep_their_boundary_at_every_offset(width, offset):
+    # A vertical bar 1-3 px wide at every sub-pixel position of a stride-4
+    # map: every pixel of a bar this thin is a boundary pixel, so exactly
+    # the cells the bar overlaps are boundary cells.
+    masks = torch.zeros(1, 64, 64)
+    x0 = 20 + offset
+    masks[0, 8:56, x0:x0 + width] = 1
+    pooled = pool_boundary_map(image_boundary_map(masks), (16, 16))
+    expected = torch.zeros(16, 16)
+    expected[2:14, x0 // 4:(x0 + width - 1) // 4 + 1] = 1
+    assert torch.equal(pooled, expected)
+
+
+def test_pooled_targets_keep_shared_walls_and_holes():
+    # Two touching instances: the cells along their shared wall (x = 31|32)
+    # are boundary; the interior cells away from every contour are not.
+    left = torch.zeros(64, 64)
+    left[8:56, 8:32] = 1
+    right = torch.zeros(64, 64)
+    right[8:56, 32:56] = 1
+    pooled = pool_boundary_map(
+        image_boundary_map(torch.stack([left, right])), (16, 16))
+    assert pooled[3:13, 7:9].all()  # the wall: pixels 28-35
+    assert not pooled[4:12, 4:6].any()  # inside the left instance
+    union = pool_boundary_map(
+        image_boundary_map((left + right)[None]), (16, 16))
+    assert not union[4:12, 7:9].any()  # the union has no wall
+    # A ring: its hole's contour is there too.
+    yy, xx = torch.meshgrid(
+        torch.arange(64.), torch.arange(64.), indexing='ij')
+    r = ((yy - 32)**2 + (xx - 32)**2).sqrt()
+    ring = ((r < 24) & (r >= 10)).float()[None]
+    pooled = pool_boundary_map(image_boundary_map(ring), (16, 16))
+    assert pooled[8, 5:7].any()  # around the hole's edge at x ~ 22
+    assert not pooled[8, 8]  # the hole's centre
+
+
+def test_pool_boundary_map_sizes():
+    boundary = torch.zeros(2, 10, 13)
+    boundary[0, 9, 12] = 1  # the last pixel, in a partial cell
+    out = pool_boundary_map(boundary, (3, 4))
+    assert out.shape == (2, 3, 4) and out.dtype == torch.float32
+    assert out[0, 2, 3] == 1 and out.sum() == 1
+    assert pool_boundary_map(boundary[0], (10, 13)).equal(boundary[0])
+    assert pool_boundary_map(boundary[:0], (3, 4)).shape == (0, 3, 4)
+    with pytest.raises(ValueError, match='larger'):
+        pool_boundary_map(boundary, (11, 13))

@@ -27,7 +27,10 @@ from mmb2inst.utils.distributed import setup_cpu_distributed
 from mmb2inst.utils.run_checks import UserInputError
 
 NPROC = 2
-TESTS = osp.join(ROOT, 'tests')  # importable in the training processes
+# This module and the helpers, importable in the training processes.
+TESTS = os.pathsep.join(
+    [osp.dirname(osp.abspath(__file__)),
+     osp.join(ROOT, 'tests')])
 BATCH = 2  # per process; 8 images: 2 iterations (DDP's unused-parameter
 # error shows in the iteration after the one that left a parameter unused)
 

@@ -13,7 +13,7 @@ from toy_runs import ROOT, load_tool
 import mmb2inst  # noqa: F401
 
 BLENDMASK_E = ('configs/b2inst_blendmask/'
-               'b2inst-blendmask_design-e_r18_1xb8-12e_toy.py')
+               'b2inst-blendmask_hbb_r18_1xb8-12e_toy.py')
 
 
 @pytest.fixture(scope='module')
@@ -64,7 +64,7 @@ def test_norms_and_boundary_terms_on_blendmask(tool):
 
 def test_local_supervision_has_no_term_split(tool):
     model, data = fresh(
-        'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
+        'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py',
         supervision='local')
     norms = tool.loss_grad_norms(model, data)
     assert 'loss_boundary' in norms

@@ -186,7 +186,7 @@ def test_hook_keeps_uninterrupted_runs_unchanged(tmp_path):
 # the hook does not depend on the model. Add configs (with their options)
 # here to check them too.
 RESUME_CONFIGS = {
-    'configs/b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py': [
+    'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py': [
         'model.mask_head.max_masks_to_train=2',
         'model.mask_head.scorer.max_train_instances=2'
     ],

@@ -13,13 +13,13 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
+from toy_runs import ROOT
 
 from mmb2inst.utils.checkpoint import (CheckpointMismatchError,
                                        check_checkpoint_matches, load_detector)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 YOLACT_TOY = 'configs/yolact/yolact_r18_1xb8-12e_toy.py'
-B2INST_TOY = 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'
+B2INST_TOY = 'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py'
 BIN = osp.dirname(sys.executable)
 
 

@@ -8,13 +8,13 @@ from mmdet.structures import DetDataSample
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.structures import InstanceData, PixelData
+from toy_runs import ROOT
 
 from mmb2inst.visualization import (bases_figure, boundary_on_image,
                                     capture_bases)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 B2INST_TOY = osp.join(
-    ROOT, 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py')
+    ROOT, 'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py')
 
 
 def test_boundary_on_image_crops_padding_and_resizes():

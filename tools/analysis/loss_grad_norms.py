@@ -27,12 +27,12 @@ import tempfile
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import _source_checkout  # noqa: F401,E402  (before mmb2inst)
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+import _source_checkout  # noqa: F401  (before mmb2inst)
+import torch
+from mmengine.config import Config, DictAction
 
-import mmb2inst  # noqa: F401,E402
-from mmb2inst.utils.run_checks import friendly_errors  # noqa: E402
+import mmb2inst  # noqa: F401
+from mmb2inst.utils.run_checks import friendly_errors
 
 RESIZES = ('Resize', 'RandomResize', 'RandomChoiceResize')
 HOST_LOSS_PREFIXES = ('loss_cls', 'loss_bbox', 'loss_centerness', 'loss_mask',
@@ -130,15 +130,20 @@ def measurement_batch(cfg: Config, batch_size: int, seed: int,
     return next(iter(Runner.build_dataloader(loader, seed=seed)))
 
 
-def train_briefly(cfg: Config, iters: int, data_root: Optional[str],
-                  seed: int):
-    """Train ``cfg`` for about ``iters`` iterations; the trained model."""
+def train_briefly(cfg: Config,
+                  iters: int,
+                  data_root: Optional[str],
+                  seed: int,
+                  batch_size: Optional[int] = None):
+    """Train ``cfg`` for about ``iters`` iterations with its optimizer and
+    schedule; the trained model and the iterations done."""
     from mmengine.runner import Runner
 
     from mmb2inst.utils.short_runs import short_run_options
     cfg = copy.deepcopy(cfg)
     cfg.merge_from_dict(
-        short_run_options(cfg, data_root, iters, seed, validate=False))
+        short_run_options(
+            cfg, data_root, iters, seed, batch_size, validate=False))
     cfg.default_hooks.logger.interval = 10
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=10**9, save_last=False)
@@ -192,7 +197,12 @@ def main():
         default=[],
         help='shorter sides to measure at (default: the training '
         "pipeline's own resize)")
-    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument(
+        '--batch-size', type=int, default=2, help='of the measurement batch')
+    parser.add_argument(
+        '--train-batch-size',
+        type=int,
+        help='of --train-iters (default: mmb2inst.utils.short_runs\'s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--wrt',
@@ -250,7 +260,8 @@ def main():
             if args.checkpoint:
                 cfg.load_from = args.checkpoint
             trained, done = train_briefly(cfg, args.train_iters,
-                                          args.data_root, args.seed)
+                                          args.data_root, args.seed,
+                                          args.train_batch_size)
             stages[f'after {done} it'] = measure(trained)
     wrt = 'FPN outputs' if args.wrt == 'features' else 'all parameters'
     print(f'{args.config}: gradient norms w.r.t. the {wrt}, batch of '

@@ -1,6 +1,6 @@
 """How well do the predicted mask scores rank the masks? (B2Inst §4.2)
 
-    python tools/score_quality.py CONFIG CHECKPOINT [--num N]
+    python tools/analysis/score_quality.py CONFIG CHECKPOINT [--num N]
         [--score-thr 0.05] [--out file.json]
 
 Runs the model on the first --num images of the config's test set (all by
@@ -22,8 +22,10 @@ import copy
 import json
 import math
 import os.path as osp
+import sys
 from typing import Dict, Optional, Sequence, Tuple
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import _source_checkout  # noqa: F401  (before mmb2inst)
 import numpy as np
 import torch

@@ -1,15 +1,16 @@
-# The toy dataset: stars, crescents, L-shapes, rings and combs with textures,
-# noise, occlusions and touching same-class instances (see README, "Toy
-# dataset"). Generated on first use into `data_root` from `toy_generator`;
-# change the settings there (or run tools/make_toy_dataset.py) for a bigger or
-# harder set, with a new `data_root`.
+# The toy dataset, "boundary" preset: stars, crescents, L-shapes, rings and
+# combs, one colour per class, so that recognising them is easy and the masks
+# decide the score: thin prongs, arms and horns, ring holes, occlusions, and
+# touching same-class instances that only a boundary separates
+# (mmb2inst/datasets/toy_shapes.py). Generated on first use into `data_root`
+# from `toy_generator`; other settings need another `data_root`
+# (./toy_shapes_hard.py is the first, harder toy set).
 custom_imports = dict(imports=['mmb2inst'], allow_failed_imports=False)
 
 dataset_type = 'ToyShapesDataset'
-data_root = 'data/toy_shapes/'
+data_root = 'data/toy_boundary/'
 img_scale = (128, 128)
-toy_generator = dict(
-    num_train=1000, num_val=100, img_size=128, difficulty=0.3, seed=0)
+toy_generator = dict(preset='boundary')
 backend_args = None
 
 train_pipeline = [
@@ -64,7 +65,7 @@ test_dataloader = val_dataloader
 # B2Inst is about boundaries, which mask AP barely sees.
 val_evaluator = [
     dict(
-        type='CocoMetric',
+        type='SafeCocoMetric',
         ann_file=data_root + 'annotations/instances_val.json',
         metric=['bbox', 'segm'],
         format_only=False,

@@ -15,18 +15,18 @@ from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import set_random_seed
+from toy_runs import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MODEL_CONFIGS = [
     'configs/yolact/yolact_r18_1xb8-12e_toy.py',
-    'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
+    'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py',
     'configs/b2inst_yolact/b2inst-yolact_design-a_r18_1xb8-12e_toy.py',
     'configs/b2inst_yolact/b2inst-yolact_design-b_r18_1xb8-12e_toy.py',
-    'configs/b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py',
+    'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
     'configs/blendmask/blendmask_r18_1xb8-12e_toy.py',
     'configs/b2inst_blendmask/b2inst-blendmask_design-a_r18_1xb8-12e_toy.py',
     'configs/b2inst_blendmask/b2inst-blendmask_design-b_r18_1xb8-12e_toy.py',
-    'configs/b2inst_blendmask/b2inst-blendmask_design-e_r18_1xb8-12e_toy.py',
+    'configs/b2inst_blendmask/b2inst-blendmask_hbb_r18_1xb8-12e_toy.py',
     'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py',
 ]
 

@@ -154,7 +154,7 @@ def test_scorer_losses_under_autocast(dtype):
 
 @pytest.mark.parametrize('dtype', DTYPES, ids=str)
 @pytest.mark.parametrize('config', [
-    'configs/b2inst_yolact/b2inst-yolact_hbb-bs-ms_r18_1xb8-12e_toy.py',
+    'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
     'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py',
 ])
 def test_training_step_under_autocast(config, dtype, coco_root):

@@ -1,0 +1,5 @@
+# Table 2, design (b): BMask R-CNN's multi-scale fusion, the boundary loss on
+# the whole map, not used as a basis.
+_base_ = './b2inst-blendmask_hbb_r50_1x_coco.py'
+
+model = dict(mask_head=dict(boundary=dict(fusion='multi', use_as_basis=False)))

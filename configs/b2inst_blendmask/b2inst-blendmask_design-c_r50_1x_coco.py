@@ -1,0 +1,4 @@
+# Table 2, design (c): design (b) with the boundary map used as a basis.
+_base_ = './b2inst-blendmask_hbb_r50_1x_coco.py'
+
+model = dict(mask_head=dict(boundary=dict(fusion='multi')))

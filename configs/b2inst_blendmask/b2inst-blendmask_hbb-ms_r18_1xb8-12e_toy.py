@@ -1,0 +1,5 @@
+# Table 1 "+HBB +MS": the scorer with its IoU branch only (Mask Scoring
+# R-CNN's score); mask score = class score * S_IoU.
+_base_ = './b2inst-blendmask_r18_1xb8-12e_toy.py'
+
+model = dict(mask_head=dict(scorer=dict(with_boundary=False)))

@@ -1,0 +1,15 @@
+# B2Inst-YOLACT with the holistic boundary basis only (Table 1 "+HBB", Table 2
+# design (e), on YOLACT): the boundary map, supervised globally by the
+# Laplacian boundaries of all GT masks, is the 33rd basis (32 prototypes + 1;
+# the detection head's coefficients follow).
+_base_ = '../yolact/yolact_r18_1xb8-12e_toy.py'
+
+model = dict(
+    type='B2InstYOLACT',
+    mask_head=dict(
+        type='B2InstYOLACTProtonet', boundary=dict(type='BoundaryBasis')))
+# Pictures (test --show-dir, validation drawing) get a third panel: the
+# predicted holistic boundary map.
+visualizer = dict(type='B2InstLocalVisualizer')
+# Validation draws every 5th batch with its boundary panel.
+default_hooks = dict(visualization=dict(draw=True, interval=5))

@@ -1,0 +1,128 @@
+"""tools/tables.py: rows, paired deltas with confidence intervals, outputs,
+and the training of missing runs (mocked)."""
+import csv
+import json
+import math
+import os
+import os.path as osp
+
+import pytest
+from toy_runs import ROOT, load_tool
+
+
+@pytest.fixture(scope='module')
+def tables():
+    return load_tool('tables')
+
+
+def fake_run(runs_dir, config, seed, segm, boundary, bbox=0.5, ap75=0.2):
+    """A work_dir as MMEngine leaves it: a training record, then the
+    validation record (fractions of 1)."""
+    stamp = '20260101_000000'
+    stem = osp.splitext(osp.basename(config))[0]
+    log = osp.join(runs_dir, f'{stem}_seed{seed}', stamp, 'vis_data',
+                   stamp + '.json')
+    os.makedirs(osp.dirname(log))
+    records = [
+        dict(loss=1.0, epoch=12, iter=1500, step=1500), {
+            'coco/segm_mAP': segm,
+            'coco/segm_mAP_75': ap75,
+            'coco/bbox_mAP': bbox,
+            'boundary/boundary_mAP': boundary,
+            'step': 12
+        }
+    ]
+    with open(log, 'w') as f:
+        f.writelines(json.dumps(r) + '\n' for r in records)
+
+
+def test_every_row_config_exists(tables):
+    for table in tables.TABLES:
+        for model in ('blendmask', 'yolact'):
+            for row in tables.table_rows(table, model):
+                assert osp.isfile(osp.join(ROOT, row.toy)), row.toy
+                assert osp.isfile(osp.join(ROOT, row.coco)), row.coco
+
+
+def test_paper_numbers(tables):
+    t1 = {r.label: r.paper for r in tables.table_rows('1')}
+    assert t1 == {
+        'BlendMask': 35.8,
+        '+HBB': 36.2,
+        '+HBB+BS': 36.3,
+        '+HBB+MS': 36.6,
+        '+HBB+BS+MS': 36.8
+    }
+    t2 = [r.paper for r in tables.table_rows('2')]
+    assert t2 == [35.8, 35.7, 36.0, 36.0, 36.0, 36.2]
+    t3 = {r.label: r.paper for r in tables.table_rows('3')}
+    assert t3 == {
+        'YOLACT': 28.1,
+        'B2Inst-YOLACT': 30.1,
+        'BlendMask': 35.8,
+        'B2Inst-BlendMask': 36.8
+    }
+    # Table 3's B2Inst rows are both proposals (HBB + scorer), the same
+    # config as Table 1's last row.
+    full = {r.label: r.toy for r in tables.table_rows('1')}['+HBB+BS+MS']
+    assert {
+        r.label: r.toy
+        for r in tables.table_rows('3')
+    }['B2Inst-BlendMask'] == full
+
+
+def test_mean_ci_by_hand(tables):
+    mean, half = tables.mean_ci([1., 2., 3.])
+    # sd = 1, t(0.975, 2) = 4.303: half-width 4.303 / sqrt(3)
+    assert mean == 2.
+    assert half == pytest.approx(4.303 / math.sqrt(3))
+    assert tables.mean_ci([2.]) == (2., None)
+    assert tables.mean_ci([]) == (None, None)
+
+
+def test_table3_paired_deltas_and_outputs(tables, tmp_path, capsys):
+    runs = str(tmp_path / 'runs')
+    rows = {r.label: r.toy for r in tables.table_rows('3')}
+    for seed, (y, b) in enumerate([(0.30, 0.32), (0.20, 0.23), (0.25, 0.26)]):
+        fake_run(runs, rows['YOLACT'], seed, y, y / 2)
+        fake_run(runs, rows['B2Inst-YOLACT'], seed, b, b / 2 + 0.01)
+    fake_run(runs, rows['BlendMask'], 0, 0.4, 0.3)
+    entries = tables.collect(tables.table_rows('3'), runs, [0, 1, 2])
+    by = {e['row'].label: e for e in entries}
+    b2 = by['B2Inst-YOLACT']
+    # Paired differences: +2, +3, +1 points; mean 2, sd 1.
+    assert b2['paired'] == [0, 1, 2]
+    assert b2['delta']['coco/segm_mAP'] == pytest.approx(2.)
+    assert b2['ci']['coco/segm_mAP'] == pytest.approx(4.303 / math.sqrt(3))
+    assert by['YOLACT']['mean']['coco/segm_mAP'] == pytest.approx(25.)
+    assert by['YOLACT']['std']['coco/segm_mAP'] == pytest.approx(5.)
+    assert b2['paper_delta'] == pytest.approx(2.0)
+    # B2Inst-BlendMask has no run: no delta, shown as missing.
+    assert by['B2Inst-BlendMask']['delta']['coco/segm_mAP'] is None
+    assert tables.main(
+        ['3', '--runs-dir', runs, '--out-dir',
+         str(tmp_path / 'out')]) == 0
+    text = capsys.readouterr().out
+    assert '| B2Inst-YOLACT | `b2inst-yolact_r18_1xb8-12e_toy` | 3 |' in text
+    assert '+2.0 [-0.5, +4.5]' in text
+    with open(tmp_path / 'out' / 'table3.csv') as f:
+        table = list(csv.DictReader(f))
+    assert table[1]['row'] == 'B2Inst-YOLACT'
+    assert float(table[1]['delta_segm_mAP']) == pytest.approx(2.)
+    assert (tmp_path / 'out' / 'table3.png').stat().st_size > 1000
+
+
+def test_train_missing_runs_only_what_is_missing(tables, tmp_path,
+                                                 monkeypatch):
+    runs = str(tmp_path / 'runs')
+    rows = tables.table_rows('3')
+    fake_run(runs, rows[0].toy, 0, 0.3, 0.2)
+    calls = []
+    monkeypatch.setattr(
+        tables, '_train_one',
+        lambda config, seed, runs_dir, threads: calls.append(
+            (config, seed, threads)) or True)
+    assert tables.train_missing(rows, runs, [0, 1], jobs=2)
+    expected = {(r.toy, s) for r in rows for s in (0, 1)} - {(rows[0].toy, 0)}
+    assert {(c, s) for c, s, _ in calls} == expected
+    assert all(t == max(1, (os.cpu_count() or 1) // 2) for *_, t in calls)

@@ -1,0 +1,408 @@
+"""Tables 1-3 of the B2Inst paper on the toy set, beside the paper's COCO
+numbers: train the missing runs, then print the tables.
+
+    python tools/tables.py 1 2 3 [--model blendmask|yolact]
+        [--seeds 0 1 2] [--train [--jobs 2]] [--runs-dir work_dirs/ablation]
+        [--out-dir work_dirs/tables]
+
+Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
+(trained with ``--train``: ``tools/train.py CONFIG --resume --cfg-options
+randomness.seed=S``, ``--jobs`` at a time with the machine's cores split
+between them; finished runs are reused, stopped ones resumed). Per row: the
+mean over seeds (± the sample std) of the last validation's segm mAP, AP75,
+bbox mAP and Boundary AP in AP points; per non-baseline row the change of
+segm mAP and Boundary AP over the baseline, paired by seed, as mean and 95%
+confidence interval (Student's t over the seeds both rows have); beside
+them the paper's COCO val2017 mask AP and its change. Each table is
+printed as markdown and written to ``<out-dir>/table<N>.{md,csv,png}``; the
+footer gives the training time of the table's runs.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+from collections import OrderedDict, namedtuple
+from concurrent.futures import ThreadPoolExecutor
+
+import _source_checkout  # noqa: F401  (before mmb2inst)
+
+from mmb2inst.utils.run_logs import latest_metrics
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+RUNS_DIR = 'work_dirs/ablation'
+RUN_INFO = 'run_info.json'  # wall time and threads of a --train run
+
+# A row: its label, its toy config, the COCO config of the same row, the
+# paper's COCO val2017 mask AP, and the label of its baseline (None: it is
+# one).
+Row = namedtuple('Row', 'label toy coco paper base')
+TOY = '_r18_1xb8-12e_toy.py'
+COCO = dict(yolact='_r50_1xb8-55e_coco.py', blendmask='_r50_1x_coco.py')
+
+
+def _row(label, family, stem, paper, base):
+    folder = family if stem == family else f'b2inst_{family}'
+    return Row(label, f'configs/{folder}/{stem}{TOY}',
+               f'configs/{folder}/{stem}{COCO[family]}', paper, base)
+
+
+def _table2(family):
+    host = 'YOLACT' if family == 'yolact' else 'BlendMask'
+    rows = [_row(host, family, family, 35.8, None)]
+    for design, paper in zip('abcd', (35.7, 36.0, 36.0, 36.0)):
+        rows.append(
+            _row(f'({design})', family, f'b2inst-{family}_design-{design}',
+                 paper, host))
+    rows.append(_row('(e)', family, f'b2inst-{family}_hbb', 36.2, host))
+    return rows
+
+
+TABLES = OrderedDict([
+    ('1',
+     dict(
+         title='Table 1: holistic boundary basis (HBB), boundary Dice '
+         'scoring (BS) and mask IoU scoring (MS) on BlendMask',
+         rows=[
+             _row('BlendMask', 'blendmask', 'blendmask', 35.8, None),
+             _row('+HBB', 'blendmask', 'b2inst-blendmask_hbb', 36.2,
+                  'BlendMask'),
+             _row('+HBB+BS', 'blendmask', 'b2inst-blendmask_hbb-bs', 36.3,
+                  'BlendMask'),
+             _row('+HBB+MS', 'blendmask', 'b2inst-blendmask_hbb-ms', 36.6,
+                  'BlendMask'),
+             _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8,
+                  'BlendMask'),
+         ])),
+    ('2',
+     dict(
+         title='Table 2: basis-head designs (a)-(e)',
+         rows=_table2('blendmask'),
+         yolact_rows=_table2('yolact'))),
+    ('3',
+     dict(
+         title='Table 3: B2Inst (HBB + BS + MS) on YOLACT and BlendMask',
+         rows=[
+             _row('YOLACT', 'yolact', 'yolact', 28.1, None),
+             _row('B2Inst-YOLACT', 'yolact', 'b2inst-yolact', 30.1, 'YOLACT'),
+             _row('BlendMask', 'blendmask', 'blendmask', 35.8, None),
+             _row('B2Inst-BlendMask', 'blendmask', 'b2inst-blendmask', 36.8,
+                  'BlendMask'),
+         ])),
+])
+
+# Logged metric -> column; logged values are fractions of 1.
+METRICS = OrderedDict([('coco/segm_mAP', 'segm mAP'),
+                       ('coco/segm_mAP_75', 'AP75'),
+                       ('coco/bbox_mAP', 'bbox mAP'),
+                       ('boundary/boundary_mAP', 'Boundary AP')])
+DELTAS = ('coco/segm_mAP', 'boundary/boundary_mAP')
+MISSING = '—'
+# Two-sided 95% quantiles of Student's t, by degrees of freedom.
+T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262
+}
+
+
+def table_rows(table: str, model: str = 'blendmask'):
+    spec = TABLES[table]
+    return spec['yolact_rows'] if table == '2' and model == 'yolact' \
+        else spec['rows']
+
+
+def work_dir(runs_dir: str, config: str, seed: int) -> str:
+    stem = osp.splitext(osp.basename(config))[0]
+    return osp.join(runs_dir, f'{stem}_seed{seed}')
+
+
+def points(record: dict, key: str):
+    value = None if record is None else record.get(key)
+    return None if value is None or value < 0 else 100 * value
+
+
+def mean_ci(values):
+    """Mean and the half-width of its 95% confidence interval (None with
+    fewer than two values)."""
+    if not values:
+        return None, None
+    mean = statistics.mean(values)
+    if len(values) < 2:
+        return mean, None
+    t = T975.get(len(values) - 1, 1.96)
+    return mean, t * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def collect(rows, runs_dir: str, seeds):
+    """Per row: ``records`` ``{seed: last validation record}``, ``mean`` /
+    ``std`` per metric, and (non-baseline rows) ``delta`` / ``ci`` per
+    metric of :data:`DELTAS` with ``paired`` seeds, ``paper_delta``."""
+    out = OrderedDict()
+    for row in rows:
+        records = {}
+        for seed in seeds:
+            _, record = latest_metrics(
+                work_dir(runs_dir, row.toy, seed), mode='val')
+            if record is not None:
+                records[seed] = record
+        entry = dict(row=row, records=records, mean={}, std={})
+        for key in METRICS:
+            values = [points(r, key) for r in records.values()]
+            values = [v for v in values if v is not None]
+            entry['mean'][key] = statistics.mean(values) if values else None
+            entry['std'][key] = statistics.stdev(values) if len(
+                values) > 1 else None
+        out[row.label] = entry
+    for entry in out.values():
+        row = entry['row']
+        if row.base is None:
+            continue
+        base = out[row.base]
+        entry['paper_delta'] = row.paper - base['row'].paper
+        paired = [s for s in entry['records'] if s in base['records']]
+        entry['paired'] = paired
+        entry['delta'], entry['ci'] = {}, {}
+        for key in DELTAS:
+            diffs = [
+                points(entry['records'][s], key) -
+                points(base['records'][s], key) for s in paired
+            ]
+            entry['delta'][key], entry['ci'][key] = mean_ci(diffs)
+    return list(out.values())
+
+
+def _num(value, digits=1, sign=False):
+    if value is None:
+        return MISSING
+    return f'{value:+.{digits}f}' if sign else f'{value:.{digits}f}'
+
+
+def _delta_cell(mean, ci):
+    if mean is None:
+        return MISSING
+    if ci is None:
+        return _num(mean, sign=True)
+    return f'{mean:+.1f} [{mean - ci:+.1f}, {mean + ci:+.1f}]'
+
+
+def markdown(title: str, entries, seeds) -> str:
+    lines = [
+        f'**{title}** (toy set; AP points, mean ± std over seeds '
+        f'{" ".join(map(str, seeds))}; Δ: paired by seed, mean [95% CI]; '
+        'paper: COCO val2017 mask AP)', '',
+        '| row | toy config | seeds | ' + ' | '.join(METRICS.values()) +
+        ' | ' + ' | '.join(f'Δ {METRICS[k]}'
+                           for k in DELTAS) + ' | paper AP | paper Δ |',
+        '| --- ' * (7 + len(METRICS) + len(DELTAS)) + '|'
+    ]
+    for e in entries:
+        row = e['row']
+        cells = [
+            row.label if row.base else f'**{row.label}**',
+            f'`{osp.basename(row.toy)[:-3]}`',
+            str(len(e['records'])) if e['records'] else MISSING
+        ]
+        for key in METRICS:
+            text = _num(e['mean'][key])
+            if e['std'][key] is not None:
+                text += f' ± {e["std"][key]:.1f}'
+            cells.append(text)
+        if row.base is None:
+            cells += ['baseline'] * len(DELTAS) + [f'{row.paper:.1f}', '']
+        else:
+            cells += [_delta_cell(e['delta'][k], e['ci'][k]) for k in DELTAS]
+            cells += [f'{row.paper:.1f}', _num(e['paper_delta'], sign=True)]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def csv_rows(table: str, entries):
+    header = [
+        'table', 'row', 'baseline', 'toy_config', 'coco_config', 'seeds'
+    ] + [k.split('/')[1] for k in METRICS]
+    header += [f'delta_{k.split("/")[1]}' for k in DELTAS]
+    header += [f'ci95_{k.split("/")[1]}' for k in DELTAS]
+    header += ['paper_mask_AP', 'paper_delta']
+    rows = [header]
+    for e in entries:
+        row = e['row']
+        line = [
+            table, row.label, row.base or '', row.toy, row.coco,
+            ' '.join(map(str, e['records']))
+        ]
+        line += [e['mean'][k] for k in METRICS]
+        line += [e.get('delta', {}).get(k) for k in DELTAS]
+        line += [e.get('ci', {}).get(k) for k in DELTAS]
+        line += [row.paper, e.get('paper_delta')]
+        rows.append(['' if v is None else v for v in line])
+    return rows
+
+
+def plot(title: str, entries, out_file: str) -> None:
+    """Bars of each row's change over its baseline: ours (segm mAP and
+    Boundary AP, with the 95% CI) and the paper's (mask AP)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    rows = [e for e in entries if e['row'].base]
+    series = [(f'toy Δ {METRICS[k]} [95% CI]', color,
+               [(e['delta'][k], e['ci'][k]) for e in rows])
+              for k, color in zip(DELTAS, ('#4c72b0', '#55a868'))]
+    series.append(
+        ('paper Δ mask AP (COCO)', '#c44e52', [(e['paper_delta'], None)
+                                               for e in rows]))
+    width = 0.27
+    fig, ax = plt.subplots(figsize=(max(6., 1.6 * len(rows) + 2), 4.2))
+    for i, (name, color, values) in enumerate(series):
+        xs = [x + (i - 1) * width for x in range(len(rows))]
+        heights = [math.nan if v is None else v for v, _ in values]
+        ax.bar(xs, heights, width, label=name, color=color)
+        for x, (v, ci) in zip(xs, values):
+            if v is not None and ci is not None:
+                ax.errorbar(x, v, yerr=ci, color='black', capsize=3)
+    ax.axhline(0, color='black', linewidth=0.8)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([f'{e["row"].label}\nvs {e["row"].base}' for e in rows],
+                       fontsize=8)
+    ax.set_ylabel('Δ AP (points) over the baseline')
+    ax.set_title(title, fontsize=9)
+    fig.legend(loc='lower center', ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(out_file, dpi=100)
+    plt.close(fig)
+
+
+def run_seconds(runs_dir: str, rows, seeds) -> float:
+    """Training wall time of the table's runs (from their run_info.json)."""
+    total = 0.
+    for row in rows:
+        for seed in seeds:
+            path = osp.join(work_dir(runs_dir, row.toy, seed), RUN_INFO)
+            if osp.isfile(path):
+                with open(path) as f:
+                    info = json.load(f)
+                total += info['seconds'] * info.get('threads', 1)
+    return total
+
+
+def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
+    out = work_dir(runs_dir, config, seed)
+    os.makedirs(out, exist_ok=True)
+    args = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', out,
+        '--resume', '--cfg-options', f'randomness.seed={seed}'
+    ]
+    env = dict(
+        os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    print(f'[tables] training {config} seed {seed} -> {out}', flush=True)
+    start = time.time()
+    with open(osp.join(out, 'train.out'), 'a') as log:
+        done = subprocess.run(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        print(
+            f'[tables] FAILED: {config} seed {seed}, see {out}/train.out',
+            flush=True)
+        return False
+    info_path = osp.join(out, RUN_INFO)
+    seconds = time.time() - start
+    if osp.isfile(info_path):  # a resumed run adds to its first part
+        with open(info_path) as f:
+            seconds += json.load(f)['seconds']
+    with open(info_path, 'w') as f:
+        json.dump(dict(seconds=seconds, threads=threads), f)
+    return True
+
+
+def train_missing(rows, runs_dir: str, seeds, jobs: int) -> bool:
+    """Train every (row, seed) without a validation record, ``jobs`` at a
+    time; returns whether all succeeded."""
+    todo = []
+    for row in rows:
+        for seed in seeds:
+            _, record = latest_metrics(
+                work_dir(runs_dir, row.toy, seed), mode='val')
+            if record is None and (row.toy, seed) not in todo:
+                todo.append((row.toy, seed))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ThreadPoolExecutor(jobs) as pool:
+        results = list(
+            pool.map(lambda job: _train_one(*job, runs_dir, threads), todo))
+    return all(results)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('tables', nargs='+', choices=list(TABLES))
+    parser.add_argument(
+        '--model',
+        choices=['blendmask', 'yolact'],
+        default='blendmask',
+        help='the host of Table 2 (the paper: BlendMask)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--train', action='store_true')
+    parser.add_argument('--jobs', type=int, default=2)
+    parser.add_argument('--runs-dir', default=RUNS_DIR)
+    parser.add_argument('--out-dir', default='work_dirs/tables')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    ok = True
+    for table in args.tables:
+        rows = table_rows(table, args.model)
+        missing = [
+            r.toy for r in rows if not osp.isfile(osp.join(ROOT, r.toy))
+        ]
+        if missing:
+            print(f'error: configs missing: {missing}', file=sys.stderr)
+            return 2
+        if args.train:
+            ok &= train_missing(rows, args.runs_dir, args.seeds, args.jobs)
+        entries = collect(rows, args.runs_dir, args.seeds)
+        title = TABLES[table]['title']
+        if table == '2':
+            title += ' on ' + ('YOLACT'
+                               if args.model == 'yolact' else 'BlendMask')
+        text = markdown(title, entries, args.seeds)
+        if table == '2' and args.model == 'yolact':
+            text += ('\nThe paper studies the designs on BlendMask only: its '
+                     'columns are BlendMask\'s.\n')
+        cpu = run_seconds(args.runs_dir, rows, args.seeds) / 3600
+        if cpu:
+            text += (f'\nTraining cost of these runs: {cpu:.1f} CPU-core '
+                     'hours (wall time x threads).\n')
+        name = f'table{table}' + ('_yolact' if table == '2'
+                                  and args.model == 'yolact' else '')
+        os.makedirs(args.out_dir, exist_ok=True)
+        base = osp.join(args.out_dir, name)
+        with open(base + '.md', 'w') as f:
+            f.write(text)
+        with open(base + '.csv', 'w', newline='') as f:
+            csv.writer(f).writerows(csv_rows(table, entries))
+        plot(title, entries, base + '.png')
+        print(text)
+        print(f'written: {base}.md, .csv, .png\n')
+    if not ok:
+        print(
+            '[tables] some runs failed (see their train.out)', file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
