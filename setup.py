@@ -24,6 +24,8 @@ INSTALL_REQUIRES = [
     'scipy>=1.10',
     'terminaltables>=3.1',
 ]
+# ONNX export and its onnxruntime check (mmb2inst.deploy, tools/deploy/).
+EXTRAS_REQUIRE = {'deploy': ['onnx>=1.15', 'onnxruntime>=1.17']}
 
 
 def read_version():
@@ -68,4 +70,5 @@ if __name__ == '__main__':
         # pip would build mmcv from its sdist without the ops (README,
         # "Install").
         install_requires=INSTALL_REQUIRES,
+        extras_require=EXTRAS_REQUIRE,
         zip_safe=False)

@@ -4,6 +4,8 @@
         [--reps 10] [--train-reps 0] [--threads 2] [--references]
     python tools/benchmark.py memory [--configs C ...] [--iters 200]
         [--batch-size 8] [--quick]
+    python tools/benchmark.py onnx [--configs C ...] [--reps 20]
+        [--threads 2]
 
 ``speed``: for each host, the host and its B2Inst variants (HBB only, and
 HBB + scorer) are built from their configs with random weights (B2Inst
@@ -25,6 +27,13 @@ reported are the peak RSS of a training step and the least-squares trend of
 the RSS over the iterations ("stable" when it adds up to at most
 max(2%, 16 MB) over the run). Speed runs all models in one process, memory
 one per process: two measurements, one tool.
+
+``onnx``: each model (default: the four toy hosts, random weights keeping
+their top 100 candidates) is exported with ``mmb2inst.deploy`` and its
+onnxruntime pipeline (two graphs plus mmdet's post-processing) timed
+against ``model.predict`` round-robin on the same preprocessed image, with
+the same number of threads: median seconds per image and the median
+per-repetition ratio onnxruntime / PyTorch.
 """
 import argparse
 import json
@@ -199,6 +208,61 @@ def train_speed(models, names, h, w, num_classes, args) -> None:
         print(f'\nholistic boundary targets of the batch: {1e3 * t:.2f} ms '
               f'= {100 * t / table[names[-1]][0]:.2f}% of a {names[-1]} '
               'training step')
+
+
+# --- onnx ----------------------------------------------------------------
+ONNX_CONFIGS = [
+    'configs/yolact/yolact_r18_1xb8-12e_toy.py',
+    'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
+    'configs/blendmask/blendmask_r18_1xb8-12e_toy.py',
+    'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py',
+]
+
+
+def onnx_speed(args) -> None:
+    import copy
+
+    import torch
+    from mmdet.testing import demo_mm_inputs
+
+    from mmb2inst.deploy import OnnxDetector, export
+    from mmb2inst.utils.benchmark import interleaved_times, ratio_table
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    print(f'onnxruntime vs PyTorch, {threads} threads, {args.reps} '
+          'repetitions, batch 1')
+    print('\n| model | input | detections | PyTorch s / image | '
+          'onnxruntime s / image | time ratio onnxruntime / PyTorch |')
+    print('| --- | --- | --- | --- | --- | --- |')
+    for config in args.configs:
+        model = build(config)
+        model.bbox_head.test_cfg.max_per_img = 100
+        size = 128 if config.endswith('_toy.py') else 800
+        with tempfile.TemporaryDirectory() as out:
+            export(model, out, (size, size))
+            detector = OnnxDetector(model, out, threads=threads)
+            torch.manual_seed(1)
+            data = model.data_preprocessor(
+                demo_mm_inputs(
+                    1, [[3, size, size]],
+                    num_classes=model.bbox_head.num_classes), False)
+
+            def pytorch():
+                with torch.no_grad():
+                    return model.predict(data['inputs'],
+                                         copy.deepcopy(data['data_samples']))
+
+            def ort():
+                return detector.predict(data['inputs'],
+                                        copy.deepcopy(data['data_samples']))
+
+            dets = len(ort()[0].pred_instances)
+            times = interleaved_times([pytorch, ort], args.reps, args.warmup)
+        table = ratio_table(['pytorch', 'ort'], times)
+        name = osp.splitext(osp.basename(config))[0]
+        print(f'| {name} | {size}x{size} | {dets} | '
+              f'{table["pytorch"][0]:.4f} | {table["ort"][0]:.4f} | '
+              f'{table["ort"][1]:.3f} |')
 
 
 # --- memory --------------------------------------------------------------
@@ -391,6 +455,11 @@ def parse_args(argv=None):
     mp.add_argument('--json', help='also write the results here')
     mp.add_argument('--measure', help=argparse.SUPPRESS)
     mp.add_argument('--out', help=argparse.SUPPRESS)
+    op = sub.add_parser('onnx', help='onnxruntime vs PyTorch latency')
+    op.add_argument('--configs', nargs='+', default=ONNX_CONFIGS)
+    op.add_argument('--reps', type=int, default=20)
+    op.add_argument('--warmup', type=int, default=2)
+    op.add_argument('--threads', type=int, default=None)
     args = parser.parse_args(argv)
     if args.command == 'memory' and args.quick:
         args.iters, args.batch_size = 20, 2
@@ -405,6 +474,9 @@ def main(argv=None):
     register_all_modules()
     if args.command == 'speed':
         speed(args)
+        return 0
+    if args.command == 'onnx':
+        onnx_speed(args)
         return 0
     return memory(args)
 

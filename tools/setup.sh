@@ -28,7 +28,7 @@ stack_ok() {
 import importlib.metadata as md
 import mmcv.ops  # noqa: F401  (fails when mmcv was built without _ext)
 import cv2, pycocotools, pytest, flake8, isort, yapf  # noqa: F401,E401
-import faster_coco_eval  # noqa: F401
+import faster_coco_eval, onnx, onnxruntime  # noqa: F401,E401
 want = {'torch': '2.13.0', 'mmcv': '2.1.0', 'mmengine': '0.10.7',
         'mmdet': '3.3.0', 'openmim': '0.3.9'}
 for name, version in want.items():
@@ -51,7 +51,9 @@ if ! stack_ok; then
     fi
     pip install "${PIP_FLAGS[@]}" mmengine==0.10.7 mmdet==3.3.0 \
         'opencv-python>=4.8' 'pycocotools>=2.0.7' 'faster-coco-eval>=1.8' \
-        'matplotlib>=3.7' 'pytest>=8' 'flake8>=7' 'isort>=5.13' yapf==0.40.1
+        'matplotlib>=3.7' 'scipy>=1.10' 'terminaltables>=3.1' \
+        'onnx>=1.15' 'onnxruntime>=1.17' \
+        'pytest>=8' 'flake8>=7' 'isort>=5.13' yapf==0.40.1
     # openmim's own dependency tree pulls openxlab, which pins setuptools 60.
     pip install "${PIP_FLAGS[@]}" --no-deps openmim==0.3.9
     pip install "${PIP_FLAGS[@]}" click colorama model-index pandas requests \

@@ -38,18 +38,19 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RUNS_DIR = 'work_dirs/ablation'
 RUN_INFO = 'run_info.json'  # wall time and threads of a --train run
 
-# A row: its label, its toy config, the COCO config of the same row, the
-# paper's COCO val2017 mask AP, and the label of its baseline (None: it is
-# one).
+# A row: its label, its toy config, the COCO config of the same row (None
+# for toy-only ablations), the paper's COCO val2017 mask AP (None: not in
+# the paper), and the label of its baseline (None: it is one).
 Row = namedtuple('Row', 'label toy coco paper base')
 TOY = '_r18_1xb8-12e_toy.py'
 COCO = dict(yolact='_r50_1xb8-55e_coco.py', blendmask='_r50_1x_coco.py')
 
 
-def _row(label, family, stem, paper, base):
+def _row(label, family, stem, paper, base, coco=True):
     folder = family if stem == family else f'b2inst_{family}'
     return Row(label, f'configs/{folder}/{stem}{TOY}',
-               f'configs/{folder}/{stem}{COCO[family]}', paper, base)
+               f'configs/{folder}/{stem}{COCO[family]}' if coco else None,
+               paper, base)
 
 
 def _table2(family):
@@ -84,6 +85,29 @@ TABLES = OrderedDict([
          title='Table 2: basis-head designs (a)-(e)',
          rows=_table2('blendmask'),
          yolact_rows=_table2('yolact'))),
+    ('basis',
+     dict(
+         title='Ablation: the form of the boundary basis in BlendMask\'s '
+         'blender',
+         rows=[
+             _row('BlendMask', 'blendmask', 'blendmask', 35.8, None),
+             _row('+HBB, probabilities', 'blendmask', 'b2inst-blendmask_hbb',
+                  36.2, 'BlendMask'),
+             _row(
+                 '+HBB, logits',
+                 'blendmask',
+                 'b2inst-blendmask_hbb-logits',
+                 None,
+                 'BlendMask',
+                 coco=False),
+             _row(
+                 '+HBB, learned a * p + b',
+                 'blendmask',
+                 'b2inst-blendmask_hbb-affine',
+                 None,
+                 'BlendMask',
+                 coco=False),
+         ])),
     ('3',
      dict(
          title='Table 3: B2Inst (HBB + BS + MS) on YOLACT and BlendMask',
@@ -170,7 +194,8 @@ def collect(rows, runs_dir: str, seeds):
         if row.base is None:
             continue
         base = out[row.base]
-        entry['paper_delta'] = row.paper - base['row'].paper
+        entry['paper_delta'] = (None if row.paper is None else row.paper -
+                                base['row'].paper)
         paired = [s for s in entry['records'] if s in base['records']]
         entry['paired'] = paired
         entry['delta'], entry['ci'] = {}, {}
@@ -219,11 +244,12 @@ def markdown(title: str, entries, seeds) -> str:
             if e['std'][key] is not None:
                 text += f' ± {e["std"][key]:.1f}'
             cells.append(text)
+        paper = MISSING if row.paper is None else f'{row.paper:.1f}'
         if row.base is None:
-            cells += ['baseline'] * len(DELTAS) + [f'{row.paper:.1f}', '']
+            cells += ['baseline'] * len(DELTAS) + [paper, '']
         else:
             cells += [_delta_cell(e['delta'][k], e['ci'][k]) for k in DELTAS]
-            cells += [f'{row.paper:.1f}', _num(e['paper_delta'], sign=True)]
+            cells += [paper, _num(e['paper_delta'], sign=True)]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
@@ -239,7 +265,7 @@ def csv_rows(table: str, entries):
     for e in entries:
         row = e['row']
         line = [
-            table, row.label, row.base or '', row.toy, row.coco,
+            table, row.label, row.base or '', row.toy, row.coco or '',
             ' '.join(map(str, e['records']))
         ]
         line += [e['mean'][k] for k in METRICS]

@@ -31,6 +31,10 @@ def roi_align(features: Tensor,
         Tensor: ``(N, C, *size)`` in ``features.dtype``.
     """
     size = (size, size) if isinstance(size, int) else tuple(size)
+    if torch.onnx.is_in_onnx_export():
+        return _OnnxRoIAlign.apply(features, rois.to(features.dtype), size,
+                                   float(spatial_scale), int(sampling_ratio),
+                                   bool(aligned))
     dtype = features.dtype
     compute = torch.float32 if dtype == torch.bfloat16 else dtype
     out = _roi_align(
@@ -55,3 +59,44 @@ def with_defaults(given, default: dict) -> dict:
             value = with_defaults(value, out[key])
         out[key] = value
     return out
+
+
+class _OnnxRoIAlign(torch.autograd.Function):
+    """mmcv's RoIAlign, exported as ONNX's opset-16 ``RoiAlign`` with the
+    coordinate transformation that equals ``aligned=True``
+    (``half_pixel``). mmcv's own symbolic shifts the boxes and calls the
+    opset-10 op, which clamps RoIs to at least one feature pixel, unlike
+    mmcv's aligned kernel."""
+
+    @staticmethod
+    def forward(ctx, features, rois, size, spatial_scale, sampling_ratio,
+                aligned):
+        return _roi_align(features, rois, size, spatial_scale, sampling_ratio,
+                          'avg', aligned)
+
+    @staticmethod
+    def symbolic(g, features, rois, size, spatial_scale, sampling_ratio,
+                 aligned):
+        batch = g.op(
+            'Gather',
+            rois,
+            g.op('Constant', value_t=torch.tensor(0, dtype=torch.long)),
+            axis_i=1)
+        batch = g.op('Cast', batch, to_i=7)  # int64
+        boxes = g.op(
+            'Gather',
+            rois,
+            g.op('Constant', value_t=torch.tensor([1, 2, 3, 4])),
+            axis_i=1)
+        return g.op(
+            'RoiAlign',
+            features,
+            boxes,
+            batch,
+            coordinate_transformation_mode_s='half_pixel'
+            if aligned else 'output_half_pixel',
+            mode_s='avg',
+            output_height_i=size[0],
+            output_width_i=size[1],
+            sampling_ratio_i=sampling_ratio,
+            spatial_scale_f=spatial_scale)

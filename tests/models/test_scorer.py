@@ -195,16 +195,17 @@ def test_loss_by_hand_with_constant_predictions():
 
     MSE, weight 0.5: IoU 0.5 * ((0.2 - 1)^2 + 0.2^2) / 2 = 0.17; with
     Mask Scoring R-CNN's rule (targets > 0 only) 0.5 * 0.8^2 = 0.32.
-    Boundary 0.5 * ((0.6 - 1)^2 + (0.6 - 1/41)^2) / 2.
+    Boundary 0.5 * ((0.6 - 1)^2 + (0.6 - 1/41)^2) / 2. The masks are given
+    in the scorer's 28 x 28 frame, so nothing is resampled.
     """
     gt = torch.stack(
-        [square(16, 3, 3, 6),
-         square(16, 3, 3, 6),
-         square(16, 0, 0, 0)])
+        [square(28, 3, 3, 6),
+         square(28, 3, 3, 6),
+         square(28, 0, 0, 0)])
     pred = torch.stack(
-        [square(16, 3, 3, 6),
-         square(16, 10, 10, 6),
-         square(16, 3, 3, 6)]) * 0.9
+        [square(28, 3, 3, 6),
+         square(28, 10, 10, 6),
+         square(28, 3, 3, 6)]) * 0.9
     rois = torch.tensor([[0, 4., 4., 40., 40.]] * 3)
     expected_boundary = 0.5 * ((0.6 - 1)**2 + (0.6 - 1 / 41)**2) / 2
     for ignore_zero, expected_iou in ((False, 0.17), (True, 0.32)):
@@ -578,3 +579,21 @@ def test_outputs_bounded_or_linear(bounded):
     if bounded:  # MSE of weight 0.5 on errors of at most 1
         losses = scorer.loss(huge, rois, pred, pred)
         assert all(v.item() <= 0.5 for v in losses.values())
+
+
+def test_targets_in_the_scorers_frame():
+    # BlendMask blends at 56 x 56: its masks are resampled to the scorer's
+    # 28 x 28 frame before the targets (the same as giving them at 28).
+    scorer = small_scorer()
+    big = square(56, 6, 6, 24)
+    gt_big = square(56, 10, 6, 24)
+    small = square(28, 3, 3, 12)
+    gt_small = square(28, 5, 3, 12)
+    rois = torch.tensor([[0, 4., 4., 40., 40.]])
+    torch.manual_seed(0)
+    at56 = scorer.loss(feats(), rois, big[None] * 0.9, gt_big[None])
+    torch.manual_seed(0)
+    at28 = scorer.loss(feats(), rois, small[None] * 0.9, gt_small[None])
+    for key in at56:
+        assert at56[key].item() == pytest.approx(at28[key].item(), rel=1e-5)
+    assert scorer.in_frame(big[None]).shape == (1, 28, 28)

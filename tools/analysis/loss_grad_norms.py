@@ -148,6 +148,7 @@ def train_briefly(cfg: Config,
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=10**9, save_last=False)
     cfg.work_dir = tempfile.mkdtemp(prefix='loss_grad_norms_')
+    cfg.log_level = 'WARNING'  # the tables are the output
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.model, runner.iter

@@ -162,6 +162,25 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
             bases=self.protonet[-self.num_last:](tower),
             boundary=logits.sigmoid())
 
+    def basis_maps(self, x: tuple) -> tuple:
+        """The bases the masks are composed of and the boundary logits.
+
+        Returns:
+            tuple: ``bases`` ``(B, h, w, K')`` (the prototypes, and the
+            boundary basis last when it is one) and ``boundary_logits``
+            ``(B, 1, h, w)`` or None.
+        """
+        if self.boundary is None:
+            return self.protonet(x[0]).permute(0, 2, 3, 1), None
+        tower = self.protonet[:-self.num_last](x[0])
+        tower, boundary_logits = self.boundary(tower, x)
+        bases = self.protonet[-self.num_last:](tower)
+        if self.boundary.use_as_basis:
+            bases = torch.cat([bases,
+                               self.boundary.as_basis(boundary_logits)],
+                              dim=1)
+        return bases.permute(0, 2, 3, 1), boundary_logits
+
     def forward(self, x: tuple, positive_infos: InstanceList) -> tuple:
         """
         Returns:
@@ -171,18 +190,10 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         """
         if self.boundary is None:
             return super().forward(x, positive_infos) + (None, )
-        single_x = x[0]
         segm_preds = (
-            self.segm_branch(single_x)
+            self.segm_branch(x[0])
             if self.segm_branch is not None and self.training else None)
-        tower = self.protonet[:-self.num_last](single_x)
-        tower, boundary_logits = self.boundary(tower, x)
-        bases = self.protonet[-self.num_last:](tower)
-        if self.boundary.use_as_basis:
-            bases = torch.cat([bases,
-                               self.boundary.as_basis(boundary_logits)],
-                              dim=1)
-        bases = bases.permute(0, 2, 3, 1)
+        bases, boundary_logits = self.basis_maps(x)
         mask_preds = [
             torch.sigmoid(bases[i] @ info.coeffs.t())
             for i, info in enumerate(positive_infos)

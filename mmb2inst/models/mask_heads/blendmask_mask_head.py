@@ -237,35 +237,56 @@ class BlendMaskHead(BaseMaskHead):
             CocoMetric and BoundaryAPMetric rank masks by). The boundary map
             ``(1, H/4, W/4)`` rides in the metainfo as ``boundary_map``.
         """
-        cfg = self.test_cfg
-        thr = cfg.get('mask_thr_binary', cfg.get('mask_thr', 0.5))
         outputs = []
         for i, (results,
                 meta) in enumerate(zip(results_list, batch_img_metas)):
             boxes = results.bboxes
             rois = torch.cat([boxes.new_full((len(boxes), 1), i), boxes], 1)
-            probs = blend(
-                pool_bases(bases, rois, self.pooler_size,
-                           1. / self.basis_stride),
-                self._attentions(results.param_preds)).sigmoid()
-            out = InstanceData(
-                bboxes=boxes, scores=results.scores, labels=results.labels)
+            probs = self.instance_probs(bases, rois, results.param_preds)
+            scores = (None, None)
             if self.scorer is not None:
-                iou, bnd = self.scorer.predict(feats, rois, probs)
-                if iou is not None:
-                    out.iou_scores = iou
-                if bnd is not None:
-                    out.boundary_scores = bnd
-                out.mask_scores = rescore(results.scores, iou, bnd)
-            if rescale:
-                height, width = meta['ori_shape'][:2]
-                scale = boxes.new_tensor(meta['scale_factor']).repeat(2)
-                out.bboxes = boxes / scale
-            else:
-                height, width = meta['img_shape'][:2]
-            out.masks = paste_masks(probs, out.bboxes, height, width) >= thr
-            if boundary_logits is not None:
-                out.set_metainfo(
-                    dict(boundary_map=boundary_logits[i].sigmoid()))
-            outputs.append(out)
+                scores = self.scorer.predict(feats, rois, probs)
+            outputs.append(
+                self.finish(
+                    results, probs, *scores, meta, rescale,
+                    None if boundary_logits is None else boundary_logits[i]))
         return outputs
+
+    def instance_probs(self, bases: Tensor, rois: Tensor,
+                       param_preds: Tensor) -> Tensor:
+        """The blender: ``(N, R, R)`` mask probabilities of the RoIs
+        ``(N, 5)`` (network-input pixels) from the bases and each one's
+        ``(N, K * M * M)`` attention."""
+        return blend(
+            pool_bases(bases, rois, self.pooler_size, 1. / self.basis_stride),
+            self._attentions(param_preds)).sigmoid()
+
+    def finish(self, results: InstanceData, probs: Tensor,
+               iou: Optional[Tensor], boundary: Optional[Tensor], meta: dict,
+               rescale: bool,
+               boundary_logits: Optional[Tensor]) -> InstanceData:
+        """One image's results from its detections and ``(N, R, R)`` mask
+        probabilities: boxes rescaled, masks pasted and binarised, Eq. (2),
+        the boundary map ``(1, h, w)`` in the metainfo."""
+        cfg = self.test_cfg
+        thr = cfg.get('mask_thr_binary', cfg.get('mask_thr', 0.5))
+        boxes = results.bboxes
+        out = InstanceData(
+            bboxes=boxes, scores=results.scores, labels=results.labels)
+        if self.scorer is not None:
+            if iou is not None:
+                out.iou_scores = iou
+            if boundary is not None:
+                out.boundary_scores = boundary
+            out.mask_scores = rescore(results.scores, iou, boundary)
+        if rescale:
+            height, width = meta['ori_shape'][:2]
+            scale = boxes.new_tensor(meta['scale_factor']).repeat(2)
+            out.bboxes = boxes / scale
+        else:
+            height, width = meta['img_shape'][:2]
+        out.masks = paste_masks(probs, out.bboxes, height, width) >= thr
+        if boundary_logits is not None:
+            out.set_metainfo(
+                dict(boundary_map=boundary_logits.detach().sigmoid()))
+        return out

@@ -1,0 +1,3 @@
+from .inferencer import B2InstInferencer
+
+__all__ = ['B2InstInferencer']
