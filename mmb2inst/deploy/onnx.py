@@ -280,6 +280,28 @@ def export(model,
     return paths
 
 
+def instance_feed(host: str, results: InstanceData, bases: Tensor,
+                  feats: Sequence[Tensor], meta: dict) -> Dict[str, Tensor]:
+    """The instance graph's inputs for one image's detections
+    (``results.bboxes`` in network-input pixels)."""
+    boxes = results.bboxes
+    rois = torch.cat([boxes.new_zeros(len(boxes), 1), boxes], 1)
+    feed = dict(bases=bases, rois=rois)
+    feed.update({f'feat_{i}': f for i, f in enumerate(feats)})
+    if host == 'yolact':
+        h, w = bases.shape[1:3]
+        pad_h, pad_w = (meta.get('batch_input_shape') or meta['img_shape'])[:2]
+        scale = boxes.new_tensor([w / pad_w, h / pad_h] * 2)
+        # instance i's mask is "image" i of the masks it is pooled from
+        index = torch.arange(len(boxes), dtype=boxes.dtype)[:, None]
+        feed.update(
+            params=results.coeffs,
+            proto_rois=torch.cat([index, boxes * scale], 1))
+    else:
+        feed.update(params=results.param_preds, proto_rois=rois)
+    return feed
+
+
 class OnnxDetector:
     """Inference with the exported graphs in onnxruntime, the same results
     as ``model.predict`` (see the module docstring for what runs where).
@@ -343,23 +365,9 @@ class OnnxDetector:
         results = head.predict_by_feat(
             *dense, batch_img_metas=metas, rescale=False)[0]
         feats = [out[f'feat_{i}'] for i in range(scorer_levels(self.model))]
-        boxes = results.bboxes.clone()
-        rois = torch.cat([boxes.new_zeros(len(boxes), 1), boxes], 1)
+        boxes = results.bboxes
         bases = out['bases']
-        feed = dict(bases=bases, rois=rois)
-        feed.update({f'feat_{i}': f for i, f in enumerate(feats)})
-        if self.host == 'yolact':
-            h, w = bases.shape[1:3]
-            pad_h, pad_w = (metas[0].get('batch_input_shape')
-                            or metas[0]['img_shape'])[:2]
-            scale = boxes.new_tensor([w / pad_w, h / pad_h] * 2)
-            # instance i's mask is "image" i of the masks it is pooled from
-            index = torch.arange(len(boxes), dtype=boxes.dtype)[:, None]
-            feed.update(
-                params=results.coeffs,
-                proto_rois=torch.cat([index, boxes * scale], 1))
-        else:
-            feed.update(params=results.param_preds, proto_rois=rois)
+        feed = instance_feed(self.host, results, bases, feats, metas[0])
         scored = getattr(self.model.mask_head, 'scorer', None) is not None
         if len(boxes):
             outs = self._run_instances(feed)
@@ -432,30 +440,14 @@ def compare_with_pytorch(model, detector: OnnxDetector, inputs: Tensor,
     feats = model.extract_feat(inputs)
     results = head.predict(
         feats, copy.deepcopy(data_samples), rescale=False)[0]
-    boxes = results.bboxes
-    rois = torch.cat([boxes.new_zeros(len(boxes), 1), boxes], 1)
     names = detector.names
     bases = torch_out[names.index('bases')]
     fpn = [
         torch_out[names.index(f'feat_{i}')]
         for i in range(scorer_levels(model))
     ]
-    feed = dict(bases=bases, rois=rois)
-    feed.update({f'feat_{i}': f for i, f in enumerate(fpn)})
-    if detector.host == 'yolact':
-        h, w = bases.shape[1:3]
-        pad_h, pad_w = (metas[0].get('batch_input_shape')
-                        or metas[0]['img_shape'])[:2]
-        scale = boxes.new_tensor([w / pad_w, h / pad_h] * 2)
-        # instance i's mask is "image" i of the masks it is pooled from
-        index = torch.arange(len(boxes), dtype=boxes.dtype)[:, None]
-        feed.update(
-            params=results.coeffs,
-            proto_rois=torch.cat([index, boxes * scale], 1))
-        params = results.coeffs
-    else:
-        feed.update(params=results.param_preds, proto_rois=rois)
-        params = results.param_preds
+    feed = instance_feed(detector.host, results, bases, fpn, metas[0])
+    params = feed['params']
     graph = InstanceGraph(model)
     expected = graph(bases, params, feed['rois'], feed['proto_rois'], *fpn)
     got = detector._run_instances(feed)

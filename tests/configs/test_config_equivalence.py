@@ -106,14 +106,39 @@ def canonical(node):
     return {k: canonical(v) for k, v in node.items()}
 
 
+OLD_TOY_ROOT, TOY_ROOT = 'data/toy_shapes/', 'data/toy_boundary/'
+
+
+def _new_toy_set(node):
+    """The first toy set -> the default (boundary) preset of issue 15."""
+    if isinstance(node, dict):
+        node = {k: _new_toy_set(v) for k, v in node.items()}
+        if node.get('type') == 'ToyShapesDataset':
+            node['generator'] = dict(preset='boundary')
+        return node
+    if isinstance(node, list):
+        return [_new_toy_set(v) for v in node]
+    if isinstance(node, str):
+        return node.replace(OLD_TOY_ROOT, TOY_ROOT)
+    return node
+
+
 def intended(old_name: str, section: str, old, new):
     """Apply the listed intended differences to the old section."""
+    if old_name.endswith('_toy'):
+        old = _new_toy_set(old)
     if section.endswith('_evaluator'):
         # mmdet's CocoMetric -> SafeCocoMetric (AP 0 instead of no keys
         # when a model detects nothing).
         for ev in old if isinstance(old, list) else [old]:
             if ev.get('type') == 'CocoMetric':
                 ev['type'] = 'SafeCocoMetric'
+    if section == 'model' and 'blendmask' in old_name and old_name.endswith(
+            '_toy'):
+        # The toy BlendMask is a diff of the R-50 model now, which states
+        # FCOS's default norm (GN, 32 groups) that the toy left implicit.
+        old['bbox_head'].setdefault(
+            'norm_cfg', dict(type='GN', num_groups=32, requires_grad=True))
     if section == 'model' and old_name.endswith('_toy'):
         # Toy scorers pool RoIs from P3-P5 (the scorer's default) instead of
         # P3-P6: every toy box is under 112 px, which SingleRoIExtractor

@@ -227,6 +227,10 @@ def main():
         from mmb2inst.utils.short_runs import short_run_options
 
         register_all_modules(init_default_scope=True)
+        from mmengine.logging import MMLogger
+
+        # the tables are the output, not the initialisation log
+        MMLogger.get_instance('loss_grad_norms', log_level='WARNING')
         cfg = Config.fromfile(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)

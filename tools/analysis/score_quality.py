@@ -79,13 +79,8 @@ def match_predictions(pred_masks: torch.Tensor, pred_labels: torch.Tensor,
     empty = torch.zeros(0)
     if num == 0 or gt_masks.shape[0] == 0:
         return torch.zeros(0, dtype=torch.long), empty, empty
-    pred = pred_masks.flatten(1).float()
-    gt = gt_masks.flatten(1).float()
-    inter = pred @ gt.t()
-    union = pred.sum(1, keepdim=True) + gt.sum(1)[None] - inter
-    ious = inter / union.clamp(min=1)
-    ious[pred_labels[:, None] != gt_labels[None]] = 0
-    best_iou, best_gt = ious.max(1)
+    best_iou, best_gt = same_class_ious(pred_masks, pred_labels, gt_masks,
+                                        gt_labels).max(1)
     matched = torch.nonzero(best_iou > 0)[:, 0]
     dices = []
     for i in matched.tolist():
@@ -288,15 +283,21 @@ def run(cfg: Config,
     return report
 
 
-def _best_gt(pred_masks, pred_labels, gt_masks, gt_labels):
-    """Index of each prediction's best same-class GT (by mask IoU)."""
+def same_class_ious(pred_masks, pred_labels, gt_masks, gt_labels):
+    """``(N, M)`` mask IoUs of predictions and GTs, 0 across classes."""
     pred = pred_masks.flatten(1).float()
     gt = gt_masks.flatten(1).float()
     inter = pred @ gt.t()
     union = pred.sum(1, keepdim=True) + gt.sum(1)[None] - inter
     ious = inter / union.clamp(min=1)
     ious[pred_labels[:, None] != gt_labels[None]] = 0
-    return ious.argmax(1).tolist()
+    return ious
+
+
+def _best_gt(pred_masks, pred_labels, gt_masks, gt_labels):
+    """Index of each prediction's best same-class GT (by mask IoU)."""
+    return same_class_ious(pred_masks, pred_labels, gt_masks,
+                           gt_labels).argmax(1).tolist()
 
 
 def main():

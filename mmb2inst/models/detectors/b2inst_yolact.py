@@ -1,10 +1,8 @@
 """B2Inst-YOLACT: mmdet's YOLACT with the boundary-basis protonet."""
 from mmdet.models.detectors import YOLACT
 from mmdet.registry import MODELS
-from mmdet.structures import SampleList
-from torch import Tensor
 
-from .boundary_maps import default_of, move_boundary_maps
+from .boundary_maps import BoundaryMapsMixin, default_of
 
 # mmdet's YOLACTProtonet default: 32 prototypes from the last conv.
 DEFAULT_PROTO_CHANNELS = (256, 256, 256, None, 256, 32)
@@ -21,7 +19,7 @@ def num_yolact_bases(mask_head: dict) -> int:
 
 
 @MODELS.register_module()
-class B2InstYOLACT(YOLACT):
+class B2InstYOLACT(BoundaryMapsMixin, YOLACT):
     """YOLACT whose mask head is a ``B2InstYOLACTProtonet``.
 
     The number of coefficients per instance (``bbox_head.num_protos``) and
@@ -43,10 +41,3 @@ class B2InstYOLACT(YOLACT):
             bbox_head=dict(bbox_head, num_protos=num),
             mask_head=dict(mask_head, num_protos=num),
             **kwargs)
-
-    def predict(self,
-                batch_inputs: Tensor,
-                batch_data_samples: SampleList,
-                rescale: bool = True) -> SampleList:
-        return move_boundary_maps(super().predict(batch_inputs,
-                                                  batch_data_samples, rescale))

@@ -2,14 +2,12 @@
 from mmdet.models.detectors.single_stage_instance_seg import \
     SingleStageInstanceSegmentor
 from mmdet.registry import MODELS
-from mmdet.structures import SampleList
-from torch import Tensor
 
-from .boundary_maps import default_of, move_boundary_maps
+from .boundary_maps import BoundaryMapsMixin, default_of
 
 
 @MODELS.register_module()
-class BlendMask(SingleStageInstanceSegmentor):
+class BlendMask(BoundaryMapsMixin, SingleStageInstanceSegmentor):
     """FCOS with attention (``BlendMaskBboxHead``) + basis module and
     blender (``BlendMaskHead``).
 
@@ -41,10 +39,3 @@ class BlendMask(SingleStageInstanceSegmentor):
                 attn_size=attn_size),
             mask_head=mask_head,
             **kwargs)
-
-    def predict(self,
-                batch_inputs: Tensor,
-                batch_data_samples: SampleList,
-                rescale: bool = True) -> SampleList:
-        return move_boundary_maps(super().predict(batch_inputs,
-                                                  batch_data_samples, rescale))

@@ -23,3 +23,15 @@ def move_boundary_maps(samples: SampleList) -> SampleList:
             del sample.pred_instances.boundary_map
             sample.pred_boundary = PixelData(data=boundary)
     return samples
+
+
+class BoundaryMapsMixin:
+    """``predict`` of a single-stage instance segmentor that also returns
+    the holistic boundary map (``sample.pred_boundary``)."""
+
+    def predict(self,
+                batch_inputs,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        return move_boundary_maps(super().predict(batch_inputs,
+                                                  batch_data_samples, rescale))
