@@ -92,8 +92,8 @@ def extract_rois(extractor, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
 
 def score_instances(scorer, feats: Sequence[Tensor], rois: Tensor,
                     probs: Tensor) -> Tuple[Tensor, Tensor]:
-    """The scorer's two regressions (zeros for a disabled branch), with the
-    RoI extraction of :func:`extract_rois`."""
+    """The scorer's two scores in [0, 1] (zeros for a disabled branch), with
+    the RoI extraction of :func:`extract_rois`."""
     original = scorer.roi_extractor.forward
     scorer.roi_extractor.forward = lambda f, r: extract_rois(
         scorer.roi_extractor, f, r)
@@ -102,8 +102,9 @@ def score_instances(scorer, feats: Sequence[Tensor], rois: Tensor,
     finally:
         scorer.roi_extractor.forward = original
     zero = rois.new_zeros(rois.shape[0])
-    return (out['iou'] if out['iou'] is not None else zero,
-            out['boundary'] if out['boundary'] is not None else zero)
+    return tuple(
+        scorer.scores(out[name]) if out[name] is not None else zero
+        for name in ('iou', 'boundary'))
 
 
 class NetworkGraph(nn.Module):

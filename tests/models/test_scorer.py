@@ -209,7 +209,8 @@ def test_loss_by_hand_with_constant_predictions():
     rois = torch.tensor([[0, 4., 4., 40., 40.]] * 3)
     expected_boundary = 0.5 * ((0.6 - 1)**2 + (0.6 - 1 / 41)**2) / 2
     for ignore_zero, expected_iou in ((False, 0.17), (True, 0.32)):
-        scorer = small_scorer(iou_ignore_zero=ignore_zero)
+        # MS R-CNN's linear outputs and squared error
+        scorer = small_scorer(iou_ignore_zero=ignore_zero, bounded=False)
         set_outputs(scorer, iou=0.2, boundary=0.6)
         losses = scorer.loss(feats(), rois, pred, gt)
         assert losses['loss_score_iou'].item() == pytest.approx(expected_iou)
@@ -299,6 +300,12 @@ def test_scorer_learns_on_fixed_batch():
     pred = torch.stack([square(28, 4, 4 + k, 16) for k in range(8)]) * 0.9
     rois = torch.tensor([[k % 2, 4., 4., 40., 40.] for k in range(8)])
     scorer = small_scorer()
+    # The cross-entropy of soft targets t is at least their entropy H(t):
+    # what can drop is the excess over it.
+    floor = 0.
+    for t in scorer.get_targets(pred, gt):
+        t = t.clamp(1e-6, 1 - 1e-6)
+        floor += float(-(t * t.log() + (1 - t) * (1 - t).log()).mean())
     optim = torch.optim.Adam(scorer.parameters(), lr=3e-3)
     history = []
     for _ in range(30):
@@ -306,7 +313,7 @@ def test_scorer_learns_on_fixed_batch():
         optim.zero_grad()
         loss.backward()
         optim.step()
-        history.append(loss.item())
+        history.append(loss.item() - floor)
     assert history[-1] < 0.2 * history[0]
 
 
@@ -561,6 +568,30 @@ def test_match_predictions_by_hand():
     assert matched.numel() == iou.numel() == dice.numel() == 0
 
 
+def test_bounded_loss_by_hand():
+    """The bounded scorer: scores sigmoid(0.2 logit) etc.; binary
+    cross-entropy of the logits with the soft targets (weight 1): for
+    constant outputs p and targets t, mean(-t log p - (1 - t) log(1 - p)).
+    Instances as in the linear case: targets IoU (1, 0), Dice (1, 1/41)."""
+    gt = torch.stack([square(28, 3, 3, 6), square(28, 3, 3, 6)])
+    pred = torch.stack([square(28, 3, 3, 6), square(28, 10, 10, 6)]) * 0.9
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 2)
+    scorer = small_scorer()
+    set_outputs(scorer, iou=0.2, boundary=0.6)
+    losses = scorer.loss(feats(), rois, pred, gt)
+
+    def bce(p, t):
+        return -(t * math.log(p) + (1 - t) * math.log(1 - p))
+
+    assert losses['loss_score_iou'].item() == pytest.approx(
+        (bce(0.2, 1) + bce(0.2, 0)) / 2, rel=1e-5)
+    assert losses['loss_score_boundary'].item() == pytest.approx(
+        (bce(0.6, 1) + bce(0.6, 1 / 41)) / 2, rel=1e-5)
+    iou, bnd = scorer.predict(feats(), rois, pred)
+    assert torch.allclose(iou, torch.full((2, ), 0.2))
+    assert torch.allclose(bnd, torch.full((2, ), 0.6))
+
+
 @pytest.mark.parametrize('bounded', [True, False])
 def test_outputs_bounded_or_linear(bounded):
     # The bounded scorer regresses through a sigmoid: whatever the features,
@@ -570,15 +601,19 @@ def test_outputs_bounded_or_linear(bounded):
     pred = torch.stack([square(16, 3, 3, 6)] * 2)
     rois = torch.tensor([[0, 4., 4., 40., 40.]] * 2)
     huge = [f * 1e4 for f in feats()]
-    out = scorer(huge, rois, pred)
-    for value in out.values():
-        if bounded:
-            assert ((value >= 0) & (value <= 1)).all()
-        else:
-            assert value.abs().max() > 1
-    if bounded:  # MSE of weight 0.5 on errors of at most 1
-        losses = scorer.loss(huge, rois, pred, pred)
-        assert all(v.item() <= 0.5 for v in losses.values())
+    for value in scorer.predict(huge, rois, pred):
+        assert ((value >= 0) & (value <= 1)).all()
+    raw = scorer(huge, rois, pred)
+    assert max(v.abs().max() for v in raw.values() if v is not None) > 1
+    if bounded:
+        # The gradient of the loss in each logit is sigmoid(x) - target:
+        # at most 1 / N whatever the features.
+        logits = {k: v.detach().requires_grad_() for k, v in raw.items()}
+        targets = torch.rand(2)
+        for name in scorer.branches:
+            loss = getattr(scorer, f'loss_{name}')(logits[name], targets)
+            grad, = torch.autograd.grad(loss, logits[name])
+            assert grad.abs().max() <= 0.5 + 1e-6
 
 
 def test_targets_in_the_scorers_frame():

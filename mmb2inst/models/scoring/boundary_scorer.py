@@ -29,8 +29,11 @@ DEFAULT_ROI_EXTRACTOR = dict(
     type='SingleRoIExtractor',
     roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
     featmap_strides=[8, 16, 32])
-# Mask Scoring R-CNN's loss.
-DEFAULT_LOSS = dict(type='MSELoss', loss_weight=0.5)
+# Mask Scoring R-CNN's loss of its linear outputs, and the loss of the
+# bounded scorer's logits: binary cross-entropy with the soft targets, whose
+# gradient in the logit, (sigmoid(x) - target), is MS R-CNN's (y - target).
+LINEAR_LOSS = dict(type='MSELoss', loss_weight=0.5)
+BOUNDED_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.)
 # Where mmb2inst's configs put this module, for the error messages.
 CFG_KEY = 'model.mask_head.scorer'
 
@@ -104,18 +107,26 @@ class BoundaryAwareScorer(BaseModule):
             bound the cost. Defaults to 64.
         iou_ignore_zero (bool): Supervise :math:`S_{IoU}` only where its
             target is ``> 0`` (Mask Scoring R-CNN). Defaults to False.
-        bounded (bool): Regress each score through a sigmoid, so that it
-            stays in [0, 1] (the targets' range) and its squared error and
-            gradient stay bounded when the shared features spike: with
-            Mask Scoring R-CNN's raw linear output a randomly initialised
-            B2Inst-YOLACT on COCO saw ``loss_score_iou`` jump from 0.04 to
-            293 in one SGD iteration. False gives MS R-CNN's linear output.
-            Defaults to True.
-        loss_iou (dict): Regression loss of :math:`S_{IoU}`, any mmdet loss
-            called as ``loss(pred, target)``. Defaults to
-            ``MSELoss(loss_weight=0.5)``, Mask Scoring R-CNN's.
-        loss_boundary (dict): Same for :math:`S_{boundary}`; same default,
-            since both targets live in [0, 1] and play the same role.
+        bounded (bool): Predict each score as the sigmoid of a logit and
+            train the logit with binary cross-entropy against the soft
+            target, so that scores stay in [0, 1] (the targets' range) and
+            the gradient, ``sigmoid(x) - target``, stays bounded when the
+            shared features spike: with Mask Scoring R-CNN's raw linear
+            output and squared error, a randomly initialised B2Inst-YOLACT
+            on COCO saw ``loss_score_iou`` jump from 0.04 to 293 in one SGD
+            iteration. (A squared error of the sigmoid would not do: where
+            the early targets are all ~0 it saturates the sigmoid and stops
+            learning; measured on the toy B2Inst-YOLACT, whose scores
+            collapsed to 0.) False gives MS R-CNN's linear output and squared
+            error. Defaults to True.
+        loss_iou (dict, optional): Loss of :math:`S_{IoU}`, any mmdet loss
+            called as ``loss(pred, target)`` on the logits (``bounded``) or
+            the linear outputs. Defaults to binary cross-entropy with logits
+            (``bounded``), else ``MSELoss(loss_weight=0.5)``, Mask Scoring
+            R-CNN's.
+        loss_boundary (dict, optional): Same for :math:`S_{boundary}`; same
+            default, since both targets live in [0, 1] and play the same
+            role.
         init_cfg (dict | list[dict], optional): Defaults to None, meaning
             Mask Scoring R-CNN's: Kaiming convs, Caffe2Xavier hidden fcs,
             Normal(std=0.01) output fcs.
@@ -134,8 +145,8 @@ class BoundaryAwareScorer(BaseModule):
                  max_train_instances: int = 64,
                  iou_ignore_zero: bool = False,
                  bounded: bool = True,
-                 loss_iou: dict = DEFAULT_LOSS,
-                 loss_boundary: dict = DEFAULT_LOSS,
+                 loss_iou: Optional[dict] = None,
+                 loss_boundary: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if not (with_iou or with_boundary):
             raise ConfigError(
@@ -208,16 +219,18 @@ class BoundaryAwareScorer(BaseModule):
                     nn.Linear(fc_channels, fc_channels),
                     nn.ReLU(inplace=True)))
             setattr(self, f'{name}_pred', nn.Linear(fc_channels, 1))
+        default = BOUNDED_LOSS if bounded else LINEAR_LOSS
         self.loss_iou = MODELS.build(with_defaults(
-            loss_iou, DEFAULT_LOSS)) if with_iou else None
+            loss_iou, default)) if with_iou else None
         self.loss_boundary = MODELS.build(
             with_defaults(loss_boundary,
-                          DEFAULT_LOSS)) if with_boundary else None
+                          default)) if with_boundary else None
 
     def forward(self, feats: Sequence[Tensor], rois: Tensor,
                 mask_probs: Tensor) -> Dict[str, Optional[Tensor]]:
-        """Score regressions: sigmoids with ``bounded``, else raw
-        (unclamped) linear outputs.
+        """Raw score regressions: the logits with ``bounded`` (the scores
+        are their sigmoids, :meth:`scores`), else the (unclamped) linear
+        outputs.
 
         Args:
             feats (Sequence[Tensor]): FPN levels, finest first, each
@@ -249,9 +262,13 @@ class BoundaryAwareScorer(BaseModule):
         out = dict.fromkeys(BRANCHES)
         for name in self.branches:
             hidden = getattr(self, f'{name}_fcs')(x)
-            score = getattr(self, f'{name}_pred')(hidden)[:, 0]
-            out[name] = score.sigmoid() if self.bounded else score
+            out[name] = getattr(self, f'{name}_pred')(hidden)[:, 0]
         return out
+
+    def scores(self, raw: Tensor) -> Tensor:
+        """Scores in [0, 1] from the raw regressions of :meth:`forward`."""
+        raw = raw.float()
+        return raw.sigmoid() if self.bounded else raw.clamp(0, 1)
 
     def in_frame(self, masks: Tensor) -> Tensor:
         """Masks ``(N, h, w)`` resampled (bilinear) to the scorer's frame
@@ -364,5 +381,5 @@ class BoundaryAwareScorer(BaseModule):
         else:
             out = self(feats, rois, self.in_frame(mask_probs))
         return tuple(
-            out[name].float().clamp(0, 1) if name in self.branches else None
+            self.scores(out[name]) if name in self.branches else None
             for name in BRANCHES)
