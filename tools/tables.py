@@ -230,7 +230,7 @@ def markdown(title: str, entries, seeds) -> str:
         '| row | toy config | seeds | ' + ' | '.join(METRICS.values()) +
         ' | ' + ' | '.join(f'Δ {METRICS[k]}'
                            for k in DELTAS) + ' | paper AP | paper Δ |',
-        '| --- ' * (7 + len(METRICS) + len(DELTAS)) + '|'
+        '| --- ' * (5 + len(METRICS) + len(DELTAS)) + '|'
     ]
     for e in entries:
         row = e['row']
