@@ -223,8 +223,7 @@ class BoundaryAwareScorer(BaseModule):
         self.loss_iou = MODELS.build(with_defaults(
             loss_iou, default)) if with_iou else None
         self.loss_boundary = MODELS.build(
-            with_defaults(loss_boundary,
-                          default)) if with_boundary else None
+            with_defaults(loss_boundary, default)) if with_boundary else None
 
     def forward(self, feats: Sequence[Tensor], rois: Tensor,
                 mask_probs: Tensor) -> Dict[str, Optional[Tensor]]:
