@@ -81,8 +81,36 @@ def smoke_results(request, coco_root, tmp_path_factory):
 
     with ThreadPoolExecutor(2) as pool:
         results = dict(pool.map(go, selected))
+    if os.environ.get('MMB2INST_SMOKE_REPORT'):
+        write_report(os.environ['MMB2INST_SMOKE_REPORT'], results)
     yield results
     shutil.rmtree(base, ignore_errors=True)
+
+
+def write_report(path: str, results: dict) -> None:
+    """A markdown table of the smoke runs (``MMB2INST_SMOKE_REPORT=path``):
+    exit code, seconds, first and last total loss, largest growth of any
+    loss over its first value, and the validation metrics."""
+    lines = [
+        '| run | exit | s | loss first -> last | max growth | bbox / segm '
+        '/ boundary mAP |', '| --- | --- | --- | --- | --- | --- |'
+    ]
+    for run, (code, _, work_dir, seconds) in sorted(results.items()):
+        try:
+            records, metrics = read_scalars(work_dir)
+        except AssertionError:
+            records, metrics = [], {}
+        losses = [r['loss'] for r in records if 'loss' in r]
+        growth = max((r[k] / max(abs(records[0][k]), 1e-12) for r in records
+                      for k in r if k.startswith('loss') and k in records[0]),
+                     default=float('nan'))
+        loss = (f'{losses[0]:.4g} -> {losses[-1]:.4g}' if losses else '-')
+        maps = ' / '.join(f'{metrics[k]:.3f}' if k in metrics else '-'
+                          for k in METRICS)
+        lines.append(f'| {run_id(run)} | {code} | {seconds:.0f} | {loss} | '
+                     f'{growth:.2f} | {maps} |')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
 
 
 def test_every_coco_config_has_a_smoke_run():
