@@ -7,6 +7,7 @@ import json
 import math
 import os.path as osp
 import sys
+import threading
 
 from mmengine.config import Config
 from toy_runs import ROOT, run
@@ -23,6 +24,11 @@ COCO_CONFIGS = sorted(
 # [0, 1] can start near 0) are compared with the floor.
 MAX_GROWTH = 20
 GROWTH_FLOOR = 0.05
+# Config.fromfile is not thread-safe (mmengine resolves the `mmdet::`
+# package through pkg_resources, which fails now and then when two threads
+# do it at once: "TypeError: Expected str, Requirement, or Distribution"),
+# and the smoke runs are started from two threads.
+_CONFIG_LOCK = threading.Lock()
 
 
 def smoke_options(config: str,
@@ -34,8 +40,9 @@ def smoke_options(config: str,
     training iterations on the synthetic set at ``data_root`` and then
     validate, changing nothing else of the config (model, pipelines,
     optimizer, schedule start); see ``short_run_options``."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    return short_run_options(cfg, data_root, iters, seed, batch_size)
+    with _CONFIG_LOCK:
+        cfg = Config.fromfile(osp.join(ROOT, config))
+        return short_run_options(cfg, data_root, iters, seed, batch_size)
 
 
 def train(config: str,

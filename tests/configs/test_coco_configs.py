@@ -9,6 +9,7 @@ here), batch size, iteration count, workers, seed and logging
 and schedule, then a validation pass. The runs go two at a time, one thread
 each.
 """
+import glob
 import os
 import os.path as osp
 import shutil
@@ -73,9 +74,8 @@ def smoke_results(request, coco_root, tmp_path_factory):
             seed=seed,
             threads=1,
             extra=NO_CHECKPOINTS)
-        for path in os.listdir(work_dir):  # drop anything but the logs
-            if path.endswith('.pth'):
-                os.remove(osp.join(work_dir, path))
+        for path in glob.glob(osp.join(work_dir, '*.pth')):
+            os.remove(path)  # keep the logs only
         return run, (result.returncode, result.stderr, work_dir,
                      time.time() - start)
 

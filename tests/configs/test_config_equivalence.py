@@ -146,6 +146,15 @@ def intended(old_name: str, section: str, old, new):
         scorer = old.get('mask_head', {}).get('scorer')
         if scorer:
             scorer['roi_extractor']['featmap_strides'] = [8, 16, 32]
+    scorer = (old.get('mask_head') or {}).get('scorer') \
+        if section == 'model' else None
+    if scorer:
+        # The bounded scorer's losses default to binary cross-entropy on its
+        # logits (None: chosen by `bounded`) instead of MS R-CNN's squared
+        # error, which the snapshot's configs had by default.
+        for key in ('loss_iou', 'loss_boundary'):
+            if scorer.get(key) == dict(type='MSELoss', loss_weight=0.5):
+                scorer[key] = None
     return old
 
 
