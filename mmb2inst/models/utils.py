@@ -37,9 +37,11 @@ def roi_align(features: Tensor,
                                    bool(aligned))
     dtype = features.dtype
     compute = torch.float32 if dtype == torch.bfloat16 else dtype
+    # mmcv's kernel reads the memory as contiguous: a permuted view (e.g.
+    # YOLACT's (h, w, N) masks as (N, 1, h, w)) would pool the wrong pixels.
     out = _roi_align(
-        features.to(compute), rois.to(compute), size, spatial_scale,
-        sampling_ratio, 'avg', aligned)
+        features.to(compute).contiguous(), rois.to(compute), size,
+        spatial_scale, sampling_ratio, 'avg', aligned)
     return out.to(dtype)
 
 
