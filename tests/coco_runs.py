@@ -93,8 +93,13 @@ def loss_problems(records) -> list:
         if bad:
             problems.append(f'{key} not finite: {values}')
             continue
-        limit = MAX_GROWTH * max(abs(values[0]), GROWTH_FLOOR)
-        if max(values) > limit:
+        if loss_growth(values) > MAX_GROWTH:
             problems.append(f'{key} grew past {MAX_GROWTH}x its first value:'
                             f' {values}')
     return problems
+
+
+def loss_growth(values) -> float:
+    """The largest logged value of a loss over its first one (or over
+    ``GROWTH_FLOOR`` when it starts below it)."""
+    return max(values) / max(abs(values[0]), GROWTH_FLOOR)

@@ -40,7 +40,7 @@ def masks_in_boxes(mask_probs: Tensor, boxes: Tensor, img_meta: dict,
     # instance i is channel 0 of "image" i: one RoI per single-mask image
     index = torch.arange(num, device=boxes.device, dtype=boxes.dtype)
     rois = torch.cat([index[:, None], boxes * scale], 1)
-    masks = mask_probs.permute(2, 0, 1)[:, None].contiguous()
+    masks = mask_probs.permute(2, 0, 1)[:, None]  # roi_align copies it
     return roi_align(masks, rois, size, 1.0, 0, True)[:, 0]
 
 
