@@ -19,6 +19,7 @@ footer gives the training time of the table's runs.
 """
 import argparse
 import csv
+import inspect
 import json
 import math
 import os
@@ -36,7 +37,7 @@ from mmb2inst.utils.run_logs import latest_metrics
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RUNS_DIR = 'work_dirs/ablation'
-RUN_INFO = 'run_info.json'  # wall time and threads of a --train run
+RUN_INFO = 'run_info.json'  # wall time, threads, CPU time of a --train run
 
 # A row: its label, its toy config, the COCO config of the same row (None
 # for toy-only ablations), the paper's COCO val2017 mask AP (None: not in
@@ -152,6 +153,49 @@ def work_dir(runs_dir: str, config: str, seed: int) -> str:
     return osp.join(runs_dir, f'{stem}_seed{seed}')
 
 
+def _with_defaults(cfg):
+    """``cfg`` with every registered module's unset arguments filled by
+    their defaults (walking the class's bases) and tuples as lists, so that
+    two configs building the same model compare equal."""
+    from mmdet.registry import MODELS
+    if isinstance(cfg, (list, tuple)):
+        return [_with_defaults(v) for v in cfg]
+    if not isinstance(cfg, dict):
+        return cfg
+    out = {k: _with_defaults(v) for k, v in cfg.items()}
+    cls = MODELS.get(out['type']) if isinstance(out.get('type'), str) else None
+    for klass in getattr(cls, '__mro__', ()):
+        if '__init__' not in vars(klass):
+            continue
+        for name, param in inspect.signature(
+                klass.__init__).parameters.items():
+            if name not in out and param.default is not param.empty:
+                out[name] = _with_defaults(param.default)
+    return out
+
+
+def stale(run_dir: str, config: str) -> bool:
+    """Whether the run in ``run_dir`` trained another model than ``config``
+    now builds (its dumped config's ``model``, defaults filled in, differs):
+    the result of a config edited since must not stand in the table for the
+    config as it is."""
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    dumped = osp.join(run_dir, osp.basename(config))
+    if not osp.isfile(dumped):
+        return False
+    register_all_modules(init_default_scope=False)
+    return _with_defaults(Config.fromfile(dumped).model.to_dict()) != \
+        _with_defaults(Config.fromfile(config).model.to_dict())
+
+
+def set_aside(run_dir: str) -> str:
+    """Rename a stale run out of the way (never delete a run)."""
+    target = f'{run_dir}.stale-{time.strftime("%Y%m%d-%H%M%S")}'
+    os.rename(run_dir, target)
+    return target
+
+
 def points(record: dict, key: str):
     value = None if record is None else record.get(key)
     return None if value is None or value < 0 else 100 * value
@@ -177,8 +221,14 @@ def collect(rows, runs_dir: str, seeds):
     for row in rows:
         records = {}
         for seed in seeds:
-            _, record = latest_metrics(
-                work_dir(runs_dir, row.toy, seed), mode='val')
+            run = work_dir(runs_dir, row.toy, seed)
+            _, record = latest_metrics(run, mode='val')
+            if record is not None and stale(run, row.toy):
+                print(
+                    f'[tables] left out {run}: it trained another model '
+                    f'than {row.toy} builds now (retrain it with --train)',
+                    flush=True)
+                record = None
             if record is not None:
                 records[seed] = record
         entry = dict(row=row, records=records, mean={}, std={})
@@ -311,7 +361,8 @@ def plot(title: str, entries, out_file: str) -> None:
 
 
 def run_seconds(runs_dir: str, rows, seeds) -> float:
-    """Training wall time of the table's runs (from their run_info.json)."""
+    """Training CPU time of the table's runs (from their run_info.json;
+    wall time x threads for runs recorded without it)."""
     total = 0.
     for row in rows:
         for seed in seeds:
@@ -319,7 +370,8 @@ def run_seconds(runs_dir: str, rows, seeds) -> float:
             if osp.isfile(path):
                 with open(path) as f:
                     info = json.load(f)
-                total += info['seconds'] * info.get('threads', 1)
+                total += info.get('cpu_seconds') or (info['seconds'] *
+                                                     info.get('threads', 1))
     return total
 
 
@@ -336,9 +388,14 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
     print(f'[tables] training {config} seed {seed} -> {out}', flush=True)
     start = time.time()
     with open(osp.join(out, 'train.out'), 'a') as log:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
+        # wait4: this child's own CPU time, which concurrent jobs on the
+        # same cores do not inflate as they do its wall time
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    cpu_seconds = usage.ru_utime + usage.ru_stime
+    if proc.returncode != 0:
         print(
             f'[tables] FAILED: {config} seed {seed}, see {out}/train.out',
             flush=True)
@@ -347,9 +404,13 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
     seconds = time.time() - start
     if osp.isfile(info_path):  # a resumed run adds to its first part
         with open(info_path) as f:
-            seconds += json.load(f)['seconds']
+            before = json.load(f)
+        seconds += before['seconds']
+        cpu_seconds += before.get('cpu_seconds',
+                                  before['seconds'] * before['threads'])
     with open(info_path, 'w') as f:
-        json.dump(dict(seconds=seconds, threads=threads), f)
+        json.dump(
+            dict(seconds=seconds, threads=threads, cpu_seconds=cpu_seconds), f)
     return True
 
 
@@ -359,8 +420,13 @@ def train_missing(rows, runs_dir: str, seeds, jobs: int) -> bool:
     todo = []
     for row in rows:
         for seed in seeds:
-            _, record = latest_metrics(
-                work_dir(runs_dir, row.toy, seed), mode='val')
+            run = work_dir(runs_dir, row.toy, seed)
+            if osp.isdir(run) and stale(run, row.toy):
+                print(
+                    f'[tables] {run} trained another model than {row.toy} '
+                    f'builds now; moved to {set_aside(run)}, retraining',
+                    flush=True)
+            _, record = latest_metrics(run, mode='val')
             if record is None and (row.toy, seed) not in todo:
                 todo.append((row.toy, seed))
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -411,7 +477,7 @@ def main(argv=None):
         cpu = run_seconds(args.runs_dir, rows, args.seeds) / 3600
         if cpu:
             text += (f'\nTraining cost of these runs: {cpu:.1f} CPU-core '
-                     'hours (wall time x threads).\n')
+                     'hours.\n')
         name = f'table{table}' + ('_yolact' if table == '2'
                                   and args.model == 'yolact' else '')
         os.makedirs(args.out_dir, exist_ok=True)

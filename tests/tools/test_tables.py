@@ -127,3 +127,58 @@ def test_train_missing_runs_only_what_is_missing(tables, tmp_path,
     expected = {(r.toy, s) for r in rows for s in (0, 1)} - {(rows[0].toy, 0)}
     assert {(c, s) for c, s, _ in calls} == expected
     assert all(t == max(1, (os.cpu_count() or 1) // 2) for *_, t in calls)
+
+
+def dump_config(run_dir, config, drop=(), **model_changes):
+    """The config a run left in its work_dir, with ``model_changes``
+    (dotted keys) applied and the ``drop`` keys of the model removed."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.merge_from_dict({f'model.{k}': v for k, v in model_changes.items()})
+    for key in drop:
+        *parents, name = key.split('.')
+        node = cfg.model
+        for parent in parents:
+            node = node[parent]
+        node.pop(name)
+    os.makedirs(run_dir, exist_ok=True)
+    cfg.dump(osp.join(run_dir, osp.basename(config)))
+
+
+def test_stale_runs_are_set_aside_and_retrained(tables, tmp_path, monkeypatch):
+    runs = str(tmp_path / 'runs')
+    rows = tables.table_rows('3')
+    yolact = next(r for r in rows if r.label == 'B2Inst-YOLACT').toy
+    blendmask = next(r for r in rows if r.label == 'BlendMask').toy
+    for row in rows:
+        fake_run(runs, row.toy, 0, 0.3, 0.2)
+    # A run of an earlier B2Inst-YOLACT (boundary loss weight 1): stale.
+    dump_config(
+        tables.work_dir(runs, yolact, 0), yolact,
+        **{'mask_head.boundary.loss_boundary.loss_weight': 1.})
+    # A run whose config left implicit a default the current one states
+    # (FCOS's GN norm) built the same model: not stale.
+    dump_config(
+        tables.work_dir(runs, blendmask, 0),
+        blendmask,
+        drop=['bbox_head.norm_cfg'])
+    assert tables.stale(tables.work_dir(runs, yolact, 0), yolact)
+    assert not tables.stale(tables.work_dir(runs, blendmask, 0), blendmask)
+    calls = []
+    monkeypatch.setattr(
+        tables, '_train_one',
+        lambda config, seed, runs_dir, threads: calls.append(
+            (config, seed)) or True)
+    assert tables.train_missing(rows, runs, [0], jobs=1)
+    assert calls == [(yolact, 0)]
+    aside = [d for d in os.listdir(runs) if '.stale-' in d]
+    assert len(aside) == 1 and aside[0].startswith(
+        osp.basename(tables.work_dir(runs, yolact, 0)) + '.stale-')
+    # The table leaves a stale run out instead of reporting it.
+    dump_config(
+        tables.work_dir(runs, yolact, 1), yolact,
+        **{'mask_head.boundary.loss_boundary.loss_weight': 1.})
+    fake_run(runs, yolact, 1, 0.3, 0.2)
+    entries = tables.collect(rows, runs, [1])
+    entry = next(e for e in entries if e['row'].toy == yolact)
+    assert entry['records'] == {}
