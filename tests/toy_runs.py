@@ -145,3 +145,36 @@ def load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def toy_batch(model, num_items=(3, 2), size=64, seed=0) -> dict:
+    """Two random ``size`` x ``size`` images with ``num_items`` GT instances
+    (bitmap masks, 5 classes), through ``model``'s data preprocessor."""
+    from mmdet.testing import demo_mm_inputs
+    torch.manual_seed(seed)
+    packed = demo_mm_inputs(
+        2, [[3, size, size]] * 2,
+        num_items=list(num_items),
+        num_classes=5,
+        with_mask=True)
+    return model.data_preprocessor(packed, True)
+
+
+def build_model(model_cfg, seed=0):
+    """``model_cfg`` built and initialised under ``seed``."""
+    import copy
+
+    from mmdet.registry import MODELS
+    torch.manual_seed(seed)
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    model.init_weights()
+    return model
+
+
+def spread_scorer_outputs(scorer) -> None:
+    """Untrained scorer outputs sit at 0; spread them around 0.5, so that
+    rescoring visibly changes the scores."""
+    for name in scorer.branches:
+        layer = getattr(scorer, f'{name}_pred')
+        torch.nn.init.constant_(layer.bias, 0.5)
+        layer.weight.data.mul_(0.1)

@@ -8,10 +8,9 @@ import pytest
 import torch
 from mmdet.registry import MODELS
 from mmdet.structures.mask import BitmapMasks
-from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.structures import InstanceData
-from toy_runs import ROOT
+from toy_runs import ROOT, build_model, toy_batch
 
 import mmb2inst  # noqa: F401
 
@@ -24,30 +23,13 @@ TOY_DESIGNS = sorted(
 TOY_DESIGNS.append(HBB_TOY)
 
 
-def toy_batch(model, seed=0, size=64):
-    torch.manual_seed(seed)
-    packed = demo_mm_inputs(
-        2, [[3, size, size], [3, size, size]],
-        num_items=[3, 2],
-        num_classes=5,
-        with_mask=True)
-    return model.data_preprocessor(packed, True)
-
-
-def build(model_cfg, seed=0):
-    torch.manual_seed(seed)
-    model = MODELS.build(copy.deepcopy(model_cfg))
-    model.init_weights()
-    return model
-
-
 def test_identical_to_mmdet_yolact_with_boundary_off():
     cfg = Config.fromfile(TOY_YOLACT).model
-    theirs = build(cfg)
+    theirs = build_model(cfg)
     ours_cfg = copy.deepcopy(cfg)
     ours_cfg.type = 'B2InstYOLACT'
     ours_cfg.mask_head.type = 'B2InstYOLACTProtonet'
-    ours = build(ours_cfg, seed=1)
+    ours = build_model(ours_cfg, seed=1)
     # Same parameters and buffers, one-to-one (strict load).
     ours.load_state_dict(theirs.state_dict(), strict=True)
     assert set(ours.state_dict()) == set(theirs.state_dict())
@@ -79,7 +61,7 @@ def test_identical_to_mmdet_yolact_with_boundary_off():
 @pytest.mark.parametrize('config', TOY_DESIGNS, ids=osp.basename)
 def test_design_trains_and_predicts(config):
     cfg = Config.fromfile(config).model
-    model = build(cfg)
+    model = build_model(cfg)
     boundary_cfg = cfg.mask_head.boundary
     data = toy_batch(model)
     model.train()
@@ -110,7 +92,7 @@ def test_mask_loss_reaches_boundary_branch_only_when_used_as_basis():
     for use_as_basis, expect_grad in ((True, True), (False, False)):
         cfg = Config.fromfile(TOY_DESIGNS[-1]).model  # design (e)
         cfg.mask_head.boundary.use_as_basis = use_as_basis
-        model = build(cfg)
+        model = build_model(cfg)
         data = toy_batch(model)
         losses = model.loss(data['inputs'], data['data_samples'])
         torch.stack(losses['loss_mask']).sum().backward()
@@ -211,7 +193,7 @@ def test_basis_forms(form):
     # learned a * p + b (a = 1, b = 0 at the start).
     cfg = Config.fromfile(TOY_DESIGNS[-1]).model
     cfg.mask_head.boundary.basis_form = form
-    model = build(cfg)
+    model = build_model(cfg)
     boundary = model.mask_head.boundary
     logits = torch.randn(2, 1, 8, 8) * 3
     expected = logits if form == 'logits' else logits.sigmoid()

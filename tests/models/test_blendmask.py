@@ -13,7 +13,7 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config, ConfigDict
 from mmengine.structures import InstanceData
-from toy_runs import ROOT
+from toy_runs import ROOT, spread_scorer_outputs
 
 from mmb2inst.models.mask_heads import (blend, centerness_targets, paste_masks,
                                         pool_bases)
@@ -363,12 +363,7 @@ def test_scorer_needs_boundary():
 def test_scorer_rescores_masks_eq2(row, branches):
     model = build(SCORED.format(row))
     model.bbox_head.test_cfg.score_thr = 0.
-    scorer = model.mask_head.scorer
-    for name in scorer.branches:
-        # Untrained outputs sit at 0; spread them around 0.5.
-        layer = getattr(scorer, f'{name}_pred')
-        torch.nn.init.constant_(layer.bias, 0.5)
-        layer.weight.data.mul_(0.1)
+    spread_scorer_outputs(model.mask_head.scorer)
     model.eval()
     data = batch(model, (3, 2), training=False)
     with torch.no_grad():

@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from mmdet.evaluation import DumpDetResults
 from mmdet.registry import MODELS
-from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.fileio import load
-from toy_runs import ROOT, load_tool
+from toy_runs import (ROOT, build_model, load_tool, spread_scorer_outputs,
+                      toy_batch)
 
 import mmb2inst  # noqa: F401
 from mmb2inst.models.mask_heads.b2inst_yolact_protonet import masks_in_boxes
@@ -345,30 +345,13 @@ def test_masks_in_boxes_maps_input_pixels_to_the_prototype_grid():
                           (28, 28)).shape == (0, 28, 28)
 
 
-def toy_batch(model, num_items=(3, 2), size=64, seed=0):
-    torch.manual_seed(seed)
-    packed = demo_mm_inputs(
-        2, [[3, size, size]] * 2,
-        num_items=list(num_items),
-        num_classes=5,
-        with_mask=True)
-    return model.data_preprocessor(packed, True)
-
-
-def build(model_cfg, seed=0):
-    torch.manual_seed(seed)
-    model = MODELS.build(copy.deepcopy(model_cfg))
-    model.init_weights()
-    return model
-
-
 @pytest.fixture(scope='module')
 def toy_cfg():
     return Config.fromfile(TOY_SCORER).model
 
 
 def test_yolact_training_step(toy_cfg):
-    model = build(toy_cfg)
+    model = build_model(toy_cfg)
     model.train()
     data = toy_batch(model)
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -398,7 +381,7 @@ def test_yolact_training_step(toy_cfg):
 
 
 def test_yolact_training_without_gt(toy_cfg):
-    model = build(toy_cfg)
+    model = build_model(toy_cfg)
     model.train()
     data = toy_batch(model, num_items=(0, 0))
     losses = model.loss(data['inputs'], data['data_samples'])
@@ -414,13 +397,8 @@ def test_yolact_predict_rescores(toy_cfg, with_iou, with_boundary):
     cfg = copy.deepcopy(toy_cfg)
     cfg.mask_head.scorer.update(with_iou=with_iou, with_boundary=with_boundary)
     cfg.test_cfg.score_thr = 0.0  # random weights: keep every candidate
-    model = build(cfg)
-    scorer = model.mask_head.scorer
-    # Scores spread around 0.5 rather than clamped to 0.
-    for name in scorer.branches:
-        layer = getattr(scorer, f'{name}_pred')
-        torch.nn.init.constant_(layer.bias, 0.5)
-        layer.weight.data.mul_(0.1)
+    model = build_model(cfg)
+    spread_scorer_outputs(model.mask_head.scorer)
     data = toy_batch(model)
     model.eval()
     with torch.no_grad():
@@ -459,7 +437,7 @@ def test_yolact_predict_rescores(toy_cfg, with_iou, with_boundary):
 def test_yolact_predict_without_detections(toy_cfg):
     cfg = copy.deepcopy(toy_cfg)
     cfg.test_cfg.score_thr = 1.1  # nothing passes
-    model = build(cfg)
+    model = build_model(cfg)
     model.eval()
     data = toy_batch(model)
     with torch.no_grad():
@@ -476,7 +454,7 @@ def test_dumped_results_keep_the_scores(toy_cfg, tmp_path):
     MMEngine Evaluator, as tools/test.py appends it."""
     cfg = copy.deepcopy(toy_cfg)
     cfg.test_cfg.score_thr = 0.0
-    model = build(cfg)
+    model = build_model(cfg)
     model.eval()
     data = toy_batch(model)
     with torch.no_grad():
@@ -509,8 +487,8 @@ def test_toy_scorer_config_only_adds_the_scorer(toy_cfg):
     base = Config.fromfile(
         osp.join(ROOT, 'configs', 'b2inst_yolact',
                  'b2inst-yolact_hbb_r18_1xb8-12e_toy.py'))
-    ours = build(toy_cfg)
-    theirs = build(base.model)
+    ours = build_model(toy_cfg)
+    theirs = build_model(base.model)
     extra = set(ours.state_dict()) - set(theirs.state_dict())
     assert set(theirs.state_dict()) <= set(ours.state_dict())
     assert extra and all(k.startswith('mask_head.scorer.') for k in extra)
