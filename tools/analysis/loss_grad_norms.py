@@ -127,7 +127,16 @@ def measurement_batch(cfg: Config, batch_size: int, seed: int,
             dataset = dataset['dataset']
         dataset['pipeline'] = fixed_scale_pipeline(dataset['pipeline'], short)
     set_random_seed(seed)  # the same augmentation every time
-    return next(iter(Runner.build_dataloader(loader, seed=seed)))
+    batch = next(iter(Runner.build_dataloader(loader, seed=seed)))
+    shapes = {tuple(img.shape[-2:]) for img in batch['inputs']}
+    if len(shapes) > 1 and 'YOLACT' in cfg.model.type:
+        from mmb2inst.errors import ConfigError
+        raise ConfigError(
+            f'the measurement batch has images of {len(shapes)} shapes '
+            f'{sorted(shapes)}, and YOLACT\'s anchor targets need one shape '
+            'per batch; measure with --batch-size 1 (or a scale the pipeline '
+            'pads to a square)')
+    return batch
 
 
 def train_briefly(cfg: Config,
@@ -196,8 +205,8 @@ def main():
         type=int,
         nargs='*',
         default=[],
-        help='shorter sides to measure at (default: the training '
-        "pipeline's own resize)")
+        help='shorter sides to measure at; 0 is the training pipeline\'s '
+        'own resize (the default)')
     parser.add_argument(
         '--batch-size', type=int, default=2, help='of the measurement batch')
     parser.add_argument(
@@ -247,7 +256,7 @@ def main():
         else:
             model = MODELS.build(cfg.model)
             model.init_weights()
-        scales = args.scales or [None]
+        scales = [s or None for s in args.scales] or [None]
         batches = {
             s: measurement_batch(cfg, args.batch_size, args.seed, s)
             for s in scales
