@@ -146,6 +146,25 @@ def intended(old_name: str, section: str, old, new):
         scorer = old.get('mask_head', {}).get('scorer')
         if scorer:
             scorer['roi_extractor']['featmap_strides'] = [8, 16, 32]
+    if section == 'model' and old_name.startswith('b2inst_yolact/'):
+        # Issue 13, item 4: on YOLACT the boundary predictor starts as the
+        # protonet's projection (Xavier) and the loss weighs 16, which puts
+        # its gradient on the features inside the host losses' range.
+        old['mask_head']['boundary'].update(
+            init_cfg=[
+                dict(type='Kaiming', layer='Conv2d'),
+                dict(
+                    type='Xavier',
+                    distribution='uniform',
+                    bias=0.,
+                    override=dict(name='boundary_pred'))
+            ],
+            loss_boundary=dict(loss_weight=4.))
+    if section == 'model' and old_name.startswith(
+            'b2inst_blendmask/') and old_name.endswith('_coco'):
+        # Issue 13, item 4: at COCO size B2Inst-BlendMask's boundary loss
+        # weighs 0.25, inside the host losses' gradient range.
+        old['mask_head']['boundary']['loss_boundary'] = dict(loss_weight=0.25)
     scorer = (old.get('mask_head') or {}).get('scorer') \
         if section == 'model' else None
     if scorer:

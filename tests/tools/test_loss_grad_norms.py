@@ -69,3 +69,25 @@ def test_local_supervision_has_no_term_split(tool):
     norms = tool.loss_grad_norms(model, data)
     assert 'loss_boundary' in norms
     assert not any(k.startswith('boundary/') for k in norms)
+
+
+@pytest.mark.parametrize('config', [
+    'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
+    'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py'
+])
+@pytest.mark.parametrize('seed', [0, 1])
+def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
+    """Issue 13, item 4, at initialisation: the boundary loss's gradient on
+    the FPN features is within a factor 2 of the range of the host's own
+    losses. (B2Inst-YOLACT's starts at 0.67x its weakest loss on the toy
+    set and is inside after training, docs/results.md; with the earlier
+    weight 1 and std-0.01 predictor it was ~60x below.)"""
+    from toy_runs import build_model, toy_batch
+    model = build_model(Config.fromfile(osp.join(ROOT, config)).model, seed)
+    model.train()
+    norms = tool.loss_grad_norms(model, toy_batch(model, size=128, seed=seed))
+    host = [
+        norm for name, (_, norm) in norms.items()
+        if name.startswith(tool.HOST_LOSS_PREFIXES)
+    ]
+    assert min(host) / 2 <= norms['loss_boundary'][1] <= 2 * max(host)
