@@ -8,14 +8,17 @@ numbers: train the missing runs, then print the tables.
 Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
 (trained with ``--train``: ``tools/train.py CONFIG --resume --cfg-options
 randomness.seed=S``, ``--jobs`` at a time with the machine's cores split
-between them; finished runs are reused, stopped ones resumed). Per row: the
-mean over seeds (± the sample std) of the last validation's segm mAP, AP75,
-bbox mAP and Boundary AP in AP points; per non-baseline row the change of
-segm mAP and Boundary AP over the baseline, paired by seed, as mean and 95%
-confidence interval (Student's t over the seeds both rows have); beside
-them the paper's COCO val2017 mask AP and its change. Each table is
-printed as markdown and written to ``<out-dir>/table<N>.{md,csv,png}``; the
-footer gives the training time of the table's runs.
+between them; finished runs are reused, stopped ones resumed, and a run
+trained from an earlier version of its config is moved to
+``<dir>.stale-<time>`` and retrained; without ``--train`` it is left out).
+Per row: the mean over seeds (± the sample std) of the last validation's
+segm mAP, AP75, bbox mAP and Boundary AP in AP points; per non-baseline row
+the change of segm mAP and Boundary AP over the baseline, paired by seed,
+as mean and 95% confidence interval (Student's t over the seeds both rows
+have); beside them the paper's COCO val2017 mask AP and its change. Each
+table is printed as markdown and written to
+``<out-dir>/table<N>.{md,csv,png}``; the footer gives the training CPU time
+of the table's runs.
 """
 import argparse
 import csv

@@ -38,8 +38,10 @@ LEGACY_BOUNDARY = {
     'model.mask_head.boundary.loss_boundary.crisp_distance': 'ratio',
     'model.mask_head.boundary.loss_boundary.crisp_wce_reduction': 'sum',
     'model.mask_head.boundary.loss_boundary.crisp_alpha': 1e-3,
-    'model.mask_head.boundary.init_cfg.type': 'Kaiming',
-    'model.mask_head.boundary.init_cfg.layer': 'Conv2d',
+    'model.mask_head.boundary.loss_boundary.loss_weight': 1.0,
+    # the predictor's entry of init_cfg (Xavier now) back to Kaiming
+    'model.mask_head.boundary.init_cfg.1.type': 'Kaiming',
+    'model.mask_head.boundary.init_cfg.1.distribution': 'normal',
 }
 # Smoke runs keep no checkpoints (an R-50 checkpoint is ~300 MB).
 NO_CHECKPOINTS = {
