@@ -22,6 +22,7 @@ of the table's runs.
 """
 import argparse
 import csv
+import functools
 import inspect
 import json
 import math
@@ -182,14 +183,26 @@ def stale(run_dir: str, config: str) -> bool:
     now builds (its dumped config's ``model``, defaults filled in, differs):
     the result of a config edited since must not stand in the table for the
     config as it is."""
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config
     dumped = osp.join(run_dir, osp.basename(config))
     if not osp.isfile(dumped):
         return False
+    # not cached: a retrained run rewrites its dump
+    return _model_of(dumped) != _current_model(config)
+
+
+def _model_of(config: str) -> dict:
+    """The ``model`` of the config file, defaults filled in."""
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
     register_all_modules(init_default_scope=False)
-    return _with_defaults(Config.fromfile(dumped).model.to_dict()) != \
-        _with_defaults(Config.fromfile(config).model.to_dict())
+    return _with_defaults(Config.fromfile(config).model.to_dict())
+
+
+@functools.lru_cache(maxsize=None)
+def _current_model(config: str) -> dict:
+    """:func:`_model_of` a row's config, parsed once per process (checked
+    for every seed, before training and again for the table)."""
+    return _model_of(config)
 
 
 def set_aside(run_dir: str) -> str:

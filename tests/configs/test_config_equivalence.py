@@ -148,8 +148,9 @@ def intended(old_name: str, section: str, old, new):
             scorer['roi_extractor']['featmap_strides'] = [8, 16, 32]
     if section == 'model' and old_name.startswith('b2inst_yolact/'):
         # Issue 13, item 4: on YOLACT the boundary predictor starts as the
-        # protonet's projection (Xavier) and the loss weighs 16, which puts
-        # its gradient on the features inside the host losses' range.
+        # protonet's projection (Xavier) and the loss weighs 4, which puts
+        # its gradient on the features inside the host losses' range after
+        # training (docs/results.md).
         old['mask_head']['boundary'].update(
             init_cfg=[
                 dict(type='Kaiming', layer='Conv2d'),

@@ -5,10 +5,8 @@ import os.path as osp
 
 import pytest
 import torch
-from mmdet.registry import MODELS
-from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
-from toy_runs import ROOT, load_tool
+from toy_runs import ROOT, build_model, load_tool, toy_batch
 
 import mmb2inst  # noqa: F401
 
@@ -24,13 +22,8 @@ def tool():
 def fresh(config, **boundary):
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.model.mask_head.boundary.update(boundary)
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    torch.manual_seed(1)
-    packed = demo_mm_inputs(
-        2, [[3, 64, 64]] * 2, num_items=[3, 2], num_classes=5, with_mask=True)
-    return model, model.data_preprocessor(packed, True)
+    model = build_model(cfg.model, seed=0)
+    return model, toy_batch(model, seed=1)
 
 
 def test_grad_norm_by_hand(tool):
@@ -82,7 +75,6 @@ def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
     losses. (B2Inst-YOLACT's starts at 0.67x its weakest loss on the toy
     set and is inside after training, docs/results.md; with the earlier
     weight 1 and std-0.01 predictor it was ~60x below.)"""
-    from toy_runs import build_model, toy_batch
     model = build_model(Config.fromfile(osp.join(ROOT, config)).model, seed)
     model.train()
     norms = tool.loss_grad_norms(model, toy_batch(model, size=128, seed=seed))
