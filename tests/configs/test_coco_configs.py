@@ -20,7 +20,8 @@ import pytest
 import torch
 from coco_runs import (COCO_CONFIGS, loss_growth, loss_problems, read_scalars,
                        smoke_options, train)
-from toy_runs import load_state
+from mmengine.config import Config
+from toy_runs import ROOT, load_state
 
 # The configs that diverged with the earlier boundary loss (review of
 # 98b5ac3) also run with two more seeds.
@@ -33,16 +34,19 @@ RUNS = [(c, 0) for c in COCO_CONFIGS] + [(c, s) for c in RESEEDED
                                          for s in (1, 2)]
 METRICS = ('coco/bbox_mAP', 'coco/segm_mAP', 'boundary/boundary_mAP')
 # The boundary loss and predictor initialisation used before the COCO path
-# was exercised (BoundaryLoss docstring).
-LEGACY_BOUNDARY = {
-    'model.mask_head.boundary.loss_boundary.crisp_distance': 'ratio',
-    'model.mask_head.boundary.loss_boundary.crisp_wce_reduction': 'sum',
-    'model.mask_head.boundary.loss_boundary.crisp_alpha': 1e-3,
-    'model.mask_head.boundary.loss_boundary.loss_weight': 1.0,
-    # the predictor's entry of init_cfg (Xavier now) back to Kaiming
-    'model.mask_head.boundary.init_cfg.1.type': 'Kaiming',
-    'model.mask_head.boundary.init_cfg.1.distribution': 'normal',
-}
+# was exercised (BoundaryLoss docstring), restored as a user would: a config
+# on top of the shipped one (init_cfg replaced as a whole).
+LEGACY_CONFIG = """_base_ = {base!r}
+model = dict(
+    mask_head=dict(
+        boundary=dict(
+            init_cfg=[dict(type='Kaiming', layer='Conv2d')],
+            loss_boundary=dict(
+                crisp_distance='ratio',
+                crisp_wce_reduction='sum',
+                crisp_alpha=1e-3,
+                loss_weight=1.0))))
+"""
 # Smoke runs keep no checkpoints (an R-50 checkpoint is ~300 MB).
 NO_CHECKPOINTS = {
     'default_hooks.checkpoint.interval': 100000,
@@ -160,13 +164,17 @@ def test_legacy_boundary_loss_diverges_and_the_guard_keeps_the_checkpoint(
     # loss B2Inst-YOLACT diverges under its own SGD, and the LossGuardHook
     # stops the run before it saves, naming the loss and the iteration.
     work_dir = str(tmp_path / 'legacy')
-    result = train(
-        'configs/b2inst_yolact/b2inst-yolact_hbb_r50_1xb8-55e_coco.py',
-        coco_root,
-        work_dir,
-        iters=40,
-        threads=1,
-        extra=LEGACY_BOUNDARY)
+    config = tmp_path / 'b2inst-yolact_legacy-boundary_coco.py'
+    config.write_text(
+        LEGACY_CONFIG.format(
+            base=osp.join(
+                ROOT,
+                'configs/b2inst_yolact/b2inst-yolact_hbb_r50_1xb8-55e_coco.py')
+        ))
+    legacy = Config.fromfile(str(config)).model.mask_head.boundary
+    assert legacy.init_cfg == [dict(type='Kaiming', layer='Conv2d')]
+    assert legacy.loss_boundary.crisp_distance == 'ratio'
+    result = train(str(config), coco_root, work_dir, iters=40, threads=1)
     assert result.returncode == 1, result.stderr[-3000:]
     message = result.stderr[result.stderr.index('mmb2inst: '):]
     assert 'training diverged at iteration' in message

@@ -98,8 +98,11 @@ class BoundaryBasis(BaseModule):
             predictor ``Normal(std=0.01)`` with bias 0 as mmdet's prediction
             layers: Kaiming's ``fan_out`` of a 1-channel conv is 1, which
             gives weights of std sqrt(2) and logits of std 7-10 at step 0
-            (most pixels saturated). ``dict(type='Kaiming', layer='Conv2d')``
-            restores that earlier initialisation.
+            (most pixels saturated). ``[dict(type='Kaiming',
+            layer='Conv2d')]`` restores that earlier initialisation. The
+            B2Inst-YOLACT configs set the predictor's entry to Xavier
+            uniform, as mmdet's ``YOLACTProtonet`` projection
+            (docs/design.md).
     """
 
     def __init__(

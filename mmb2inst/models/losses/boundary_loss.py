@@ -71,7 +71,7 @@ class BoundaryLoss(nn.Module):
     The form used before the COCO path was exercised is
     ``BoundaryLoss(crisp_distance='ratio', crisp_wce_reduction='sum',
     crisp_alpha=1e-3)``, with the ``BoundaryBasis`` predictor initialised by
-    ``init_cfg=dict(type='Kaiming', layer='Conv2d')``.
+    ``init_cfg=[dict(type='Kaiming', layer='Conv2d')]``.
 
     Note:
         Deng et al. weight the pixel-summed cross-entropy far below the
