@@ -15,7 +15,8 @@ Per row: the mean over seeds (± the sample std) of the last validation's
 segm mAP, AP75, bbox mAP and Boundary AP in AP points; per non-baseline row
 the change of segm mAP and Boundary AP over the baseline, paired by seed,
 as mean and 95% confidence interval (Student's t over the seeds both rows
-have); beside them the paper's COCO val2017 mask AP and its change. Each
+have), and how many seeds the segm change's measured spread needs for a CI
+of ±0.5 AP; beside them the paper's COCO val2017 mask AP and its change. Each
 table is printed as markdown and written to
 ``<out-dir>/table<N>.{md,csv,png}``; the footer gives the training CPU time
 of the table's runs.
@@ -132,7 +133,8 @@ METRICS = OrderedDict([('coco/segm_mAP', 'segm mAP'),
                        ('boundary/boundary_mAP', 'Boundary AP')])
 DELTAS = ('coco/segm_mAP', 'boundary/boundary_mAP')
 MISSING = '—'
-# Two-sided 95% quantiles of Student's t, by degrees of freedom.
+# Two-sided 95% quantiles of Student's t, by degrees of freedom (1.96
+# beyond 30).
 T975 = {
     1: 12.706,
     2: 4.303,
@@ -142,8 +144,31 @@ T975 = {
     6: 2.447,
     7: 2.365,
     8: 2.306,
-    9: 2.262
+    9: 2.262,
+    10: 2.228,
+    11: 2.201,
+    12: 2.179,
+    13: 2.160,
+    14: 2.145,
+    15: 2.131,
+    16: 2.120,
+    17: 2.110,
+    18: 2.101,
+    19: 2.093,
+    20: 2.086,
+    21: 2.080,
+    22: 2.074,
+    23: 2.069,
+    24: 2.064,
+    25: 2.060,
+    26: 2.056,
+    27: 2.052,
+    28: 2.048,
+    29: 2.045,
+    30: 2.042
 }
+# The half-width (AP points) of the 95% CI the protocol aims at.
+RESOLUTION = 0.5
 
 
 def table_rows(table: str, model: str = 'blendmask'):
@@ -229,10 +254,24 @@ def mean_ci(values):
     return mean, t * statistics.stdev(values) / math.sqrt(len(values))
 
 
+def seeds_needed(diffs, half_width: float = RESOLUTION):
+    """Fewest seeds whose paired 95% CI would be at most ``half_width`` on
+    each side if the paired differences kept the spread measured in
+    ``diffs`` (None with fewer than two)."""
+    if len(diffs) < 2:
+        return None
+    sd = statistics.stdev(diffs)
+    n = 2
+    while T975.get(n - 1, 1.96) * sd / math.sqrt(n) > half_width:
+        n += 1
+    return n
+
+
 def collect(rows, runs_dir: str, seeds):
     """Per row: ``records`` ``{seed: last validation record}``, ``mean`` /
     ``std`` per metric, and (non-baseline rows) ``delta`` / ``ci`` per
-    metric of :data:`DELTAS` with ``paired`` seeds, ``paper_delta``."""
+    metric of :data:`DELTAS` with ``paired`` seeds, ``paper_delta`` and
+    ``seeds_needed`` (for a ±:data:`RESOLUTION` CI of the segm change)."""
     out = OrderedDict()
     for row in rows:
         records = {}
@@ -271,6 +310,8 @@ def collect(rows, runs_dir: str, seeds):
                 points(base['records'][s], key) for s in paired
             ]
             entry['delta'][key], entry['ci'][key] = mean_ci(diffs)
+            if key == DELTAS[0]:
+                entry['seeds_needed'] = seeds_needed(diffs)
     return list(out.values())
 
 
@@ -292,11 +333,11 @@ def markdown(title: str, entries, seeds) -> str:
     lines = [
         f'**{title}** (toy set; AP points, mean ± std over seeds '
         f'{" ".join(map(str, seeds))}; Δ: paired by seed, mean [95% CI]; '
-        'paper: COCO val2017 mask AP)', '',
-        '| row | toy config | seeds | ' + ' | '.join(METRICS.values()) +
-        ' | ' + ' | '.join(f'Δ {METRICS[k]}'
-                           for k in DELTAS) + ' | paper AP | paper Δ |',
-        '| --- ' * (5 + len(METRICS) + len(DELTAS)) + '|'
+        'paper: COCO val2017 mask AP)', '', '| row | toy config | seeds | ' +
+        ' | '.join(METRICS.values()) + ' | ' + ' | '.join(f'Δ {METRICS[k]}'
+                                                          for k in DELTAS) +
+        f' | seeds for ±{RESOLUTION} | paper AP | paper Δ |',
+        '| --- ' * (6 + len(METRICS) + len(DELTAS)) + '|'
     ]
     for e in entries:
         row = e['row']
@@ -312,9 +353,11 @@ def markdown(title: str, entries, seeds) -> str:
             cells.append(text)
         paper = MISSING if row.paper is None else f'{row.paper:.1f}'
         if row.base is None:
-            cells += ['baseline'] * len(DELTAS) + [paper, '']
+            cells += ['baseline'] * len(DELTAS) + ['', paper, '']
         else:
             cells += [_delta_cell(e['delta'][k], e['ci'][k]) for k in DELTAS]
+            needed = e['seeds_needed']
+            cells.append(MISSING if needed is None else str(needed))
             cells += [paper, _num(e['paper_delta'], sign=True)]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
@@ -326,6 +369,7 @@ def csv_rows(table: str, entries):
     ] + [k.split('/')[1] for k in METRICS]
     header += [f'delta_{k.split("/")[1]}' for k in DELTAS]
     header += [f'ci95_{k.split("/")[1]}' for k in DELTAS]
+    header += [f'seeds_for_ci{RESOLUTION}_{DELTAS[0].split("/")[1]}']
     header += ['paper_mask_AP', 'paper_delta']
     rows = [header]
     for e in entries:
@@ -337,6 +381,7 @@ def csv_rows(table: str, entries):
         line += [e['mean'][k] for k in METRICS]
         line += [e.get('delta', {}).get(k) for k in DELTAS]
         line += [e.get('ci', {}).get(k) for k in DELTAS]
+        line += [e.get('seeds_needed')]
         line += [row.paper, e.get('paper_delta')]
         rows.append(['' if v is None else v for v in line])
     return rows

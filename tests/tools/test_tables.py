@@ -81,6 +81,15 @@ def test_mean_ci_by_hand(tables):
     assert tables.mean_ci([]) == (None, None)
 
 
+def test_seeds_needed_by_hand(tables):
+    # sd 1: t(0.975, n-1) / sqrt(n) <= 0.5 first at n = 18 (2.110 / 4.243
+    # = 0.497; n = 17: 2.120 / 4.123 = 0.514).
+    assert tables.seeds_needed([2., 3., 1.]) == 18
+    assert tables.seeds_needed([2., 3., 1.], half_width=1.) == 7
+    assert tables.seeds_needed([1., 1., 1.]) == 2
+    assert tables.seeds_needed([1.]) is None
+
+
 def test_table3_paired_deltas_and_outputs(tables, tmp_path, capsys):
     runs = str(tmp_path / 'runs')
     rows = {r.label: r.toy for r in tables.table_rows('3')}
@@ -98,6 +107,7 @@ def test_table3_paired_deltas_and_outputs(tables, tmp_path, capsys):
     assert by['YOLACT']['mean']['coco/segm_mAP'] == pytest.approx(25.)
     assert by['YOLACT']['std']['coco/segm_mAP'] == pytest.approx(5.)
     assert b2['paper_delta'] == pytest.approx(2.0)
+    assert b2['seeds_needed'] == 18
     # B2Inst-BlendMask has no run: no delta, shown as missing.
     assert by['B2Inst-BlendMask']['delta']['coco/segm_mAP'] is None
     assert tables.main(
@@ -106,10 +116,12 @@ def test_table3_paired_deltas_and_outputs(tables, tmp_path, capsys):
     text = capsys.readouterr().out
     assert '| B2Inst-YOLACT | `b2inst-yolact_r18_1xb8-12e_toy` | 3 |' in text
     assert '+2.0 [-0.5, +4.5]' in text
+    assert '| seeds for ±0.5 |' in text
     with open(tmp_path / 'out' / 'table3.csv') as f:
         table = list(csv.DictReader(f))
     assert table[1]['row'] == 'B2Inst-YOLACT'
     assert float(table[1]['delta_segm_mAP']) == pytest.approx(2.)
+    assert table[1]['seeds_for_ci0.5_segm_mAP'] == '18'
     assert (tmp_path / 'out' / 'table3.png').stat().st_size > 1000
 
 
