@@ -330,14 +330,14 @@ def _delta_cell(mean, ci):
 
 
 def markdown(title: str, entries, seeds) -> str:
+    columns = (['row', 'toy config', 'seeds'] + list(METRICS.values()) +
+               [f'Δ {METRICS[k]}' for k in DELTAS] +
+               [f'seeds for ±{RESOLUTION}', 'paper AP', 'paper Δ'])
     lines = [
         f'**{title}** (toy set; AP points, mean ± std over seeds '
         f'{" ".join(map(str, seeds))}; Δ: paired by seed, mean [95% CI]; '
-        'paper: COCO val2017 mask AP)', '', '| row | toy config | seeds | ' +
-        ' | '.join(METRICS.values()) + ' | ' + ' | '.join(f'Δ {METRICS[k]}'
-                                                          for k in DELTAS) +
-        f' | seeds for ±{RESOLUTION} | paper AP | paper Δ |',
-        '| --- ' * (6 + len(METRICS) + len(DELTAS)) + '|'
+        'paper: COCO val2017 mask AP)', '', '| ' + ' | '.join(columns) + ' |',
+        '| --- ' * len(columns) + '|'
     ]
     for e in entries:
         row = e['row']
