@@ -242,6 +242,12 @@ def points(record: dict, key: str):
     return None if value is None or value < 0 else 100 * value
 
 
+def _half_width(sd: float, n: int) -> float:
+    """Half-width of the 95% confidence interval of a mean over ``n``
+    values of sample std ``sd``."""
+    return T975.get(n - 1, 1.96) * sd / math.sqrt(n)
+
+
 def mean_ci(values):
     """Mean and the half-width of its 95% confidence interval (None with
     fewer than two values)."""
@@ -250,8 +256,7 @@ def mean_ci(values):
     mean = statistics.mean(values)
     if len(values) < 2:
         return mean, None
-    t = T975.get(len(values) - 1, 1.96)
-    return mean, t * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, _half_width(statistics.stdev(values), len(values))
 
 
 def seeds_needed(diffs, half_width: float = RESOLUTION):
@@ -262,7 +267,7 @@ def seeds_needed(diffs, half_width: float = RESOLUTION):
         return None
     sd = statistics.stdev(diffs)
     n = 2
-    while T975.get(n - 1, 1.96) * sd / math.sqrt(n) > half_width:
+    while _half_width(sd, n) > half_width:
         n += 1
     return n
 
