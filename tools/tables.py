@@ -19,7 +19,9 @@ have), and how many seeds the segm change's measured spread needs for a CI
 of ±0.5 AP; beside them the paper's COCO val2017 mask AP and its change. Each
 table is printed as markdown and written to
 ``<out-dir>/table<N>.{md,csv,png}``; the footer gives the training CPU time
-of the table's runs.
+of the table's runs, and warns when they were trained on more than one kind
+of CPU (each run records its CPU in run_info.json; across CPUs a seed does
+not repeat).
 """
 import argparse
 import csv
@@ -29,6 +31,7 @@ import json
 import math
 import os
 import os.path as osp
+import platform
 import statistics
 import subprocess
 import sys
@@ -426,19 +429,43 @@ def plot(title: str, entries, out_file: str) -> None:
     plt.close(fig)
 
 
-def run_seconds(runs_dir: str, rows, seeds) -> float:
-    """Training CPU time of the table's runs (from their run_info.json;
-    wall time x threads for runs recorded without it)."""
-    total = 0.
+def _run_infos(runs_dir: str, rows, seeds):
     for row in rows:
         for seed in seeds:
             path = osp.join(work_dir(runs_dir, row.toy, seed), RUN_INFO)
             if osp.isfile(path):
                 with open(path) as f:
-                    info = json.load(f)
-                total += info.get('cpu_seconds') or (info['seconds'] *
-                                                     info.get('threads', 1))
-    return total
+                    yield json.load(f)
+
+
+def run_seconds(runs_dir: str, rows, seeds) -> float:
+    """Training CPU time of the table's runs (from their run_info.json;
+    wall time x threads for runs recorded without it)."""
+    return sum(
+        info.get('cpu_seconds') or (info['seconds'] * info.get('threads', 1))
+        for info in _run_infos(runs_dir, rows, seeds))
+
+
+def run_cpus(runs_dir: str, rows, seeds) -> list:
+    """The CPUs the table's runs were trained on (runs recorded before the
+    CPU was: not counted). The same seed on another CPU is another draw, so
+    a table should come from one."""
+    return sorted({
+        info['cpu']
+        for info in _run_infos(runs_dir, rows, seeds) if info.get('cpu')
+    })
+
+
+def cpu_name() -> str:
+    """This machine's CPU model, as /proc/cpuinfo names it."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
@@ -476,7 +503,11 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
                                   before['seconds'] * before['threads'])
     with open(info_path, 'w') as f:
         json.dump(
-            dict(seconds=seconds, threads=threads, cpu_seconds=cpu_seconds), f)
+            dict(
+                seconds=seconds,
+                threads=threads,
+                cpu_seconds=cpu_seconds,
+                cpu=cpu_name()), f)
     return True
 
 
@@ -544,6 +575,12 @@ def main(argv=None):
         if cpu:
             text += (f'\nTraining cost of these runs: {cpu:.1f} CPU-core '
                      'hours.\n')
+        cpus = run_cpus(args.runs_dir, rows, args.seeds)
+        if len(cpus) > 1:
+            text += (f'\nWarning: these runs were trained on {len(cpus)} '
+                     f'kinds of CPU ({", ".join(cpus)}); a seed on another '
+                     'CPU is another draw, so the paired differences mix '
+                     'machines (docs/reproducing.md).\n')
         name = f'table{table}' + ('_yolact' if table == '2'
                                   and args.model == 'yolact' else '')
         os.makedirs(args.out_dir, exist_ok=True)

@@ -194,3 +194,29 @@ def test_stale_runs_are_set_aside_and_retrained(tables, tmp_path, monkeypatch):
     entries = tables.collect(rows, runs, [1])
     entry = next(e for e in entries if e['row'].toy == yolact)
     assert entry['records'] == {}
+
+
+def test_runs_from_two_cpus_are_flagged(tables, tmp_path, capsys):
+    runs = str(tmp_path / 'runs')
+    rows = {r.label: r.toy for r in tables.table_rows('3')}
+    for seed in (0, 1):
+        for label, cpu in (('YOLACT', 'CPU A'), ('B2Inst-YOLACT', 'CPU B')):
+            fake_run(runs, rows[label], seed, 0.3, 0.2)
+            info = osp.join(
+                runs,
+                osp.splitext(osp.basename(rows[label]))[0] + f'_seed{seed}',
+                tables.RUN_INFO)
+            with open(info, 'w') as f:
+                json.dump(
+                    dict(seconds=60, threads=1, cpu_seconds=30, cpu=cpu), f)
+    assert tables.run_cpus(runs, tables.table_rows('3'),
+                           [0, 1]) == ['CPU A', 'CPU B']
+    # 4 runs x 30 CPU-seconds.
+    assert tables.run_seconds(runs, tables.table_rows('3'), [0, 1]) == 120
+    assert tables.main([
+        '3', '--runs-dir', runs, '--seeds', '0', '1', '--out-dir',
+        str(tmp_path / 'out')
+    ]) == 0
+    assert 'trained on 2 kinds of CPU (CPU A, CPU B)' in capsys.readouterr(
+    ).out
+    assert tables.cpu_name()
