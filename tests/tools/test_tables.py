@@ -203,9 +203,7 @@ def test_runs_from_two_cpus_are_flagged(tables, tmp_path, capsys):
         for label, cpu in (('YOLACT', 'CPU A'), ('B2Inst-YOLACT', 'CPU B')):
             fake_run(runs, rows[label], seed, 0.3, 0.2)
             info = osp.join(
-                runs,
-                osp.splitext(osp.basename(rows[label]))[0] + f'_seed{seed}',
-                tables.RUN_INFO)
+                tables.work_dir(runs, rows[label], seed), tables.RUN_INFO)
             with open(info, 'w') as f:
                 json.dump(
                     dict(seconds=60, threads=1, cpu_seconds=30, cpu=cpu), f)
