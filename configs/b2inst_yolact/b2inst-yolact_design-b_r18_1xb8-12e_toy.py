@@ -2,4 +2,11 @@
 # the whole map, not used as a basis.
 _base_ = './b2inst-yolact_hbb_r18_1xb8-12e_toy.py'
 
-model = dict(mask_head=dict(boundary=dict(fusion='multi', use_as_basis=False)))
+# The predictor at Xavier gain 1 behind the fusion branch
+# (../_base_/models/b2inst_yolact_boundary.py says why).
+model = dict(
+    mask_head=dict(
+        boundary=dict(
+            fusion='multi',
+            use_as_basis=False,
+            init_cfg={{_base_.yolact_fusion_boundary_init}})))

@@ -148,18 +148,19 @@ def intended(old_name: str, section: str, old, new):
             scorer['roi_extractor']['featmap_strides'] = [8, 16, 32]
     if section == 'model' and old_name.startswith('b2inst_yolact/'):
         # Issue 13, item 4: on YOLACT the boundary predictor starts as the
-        # protonet's projection (Xavier) and the loss weighs 4, which puts
-        # its gradient on the features inside the host losses' range after
+        # protonet's projection (Xavier; gain 4, or 1 behind the multi-scale
+        # fusion) and the loss weighs 4, which puts its gradient on the
+        # features inside the host losses' range at initialisation and after
         # training (docs/results.md).
+        xavier = dict(
+            type='Xavier',
+            distribution='uniform',
+            bias=0.,
+            override=dict(name='boundary_pred'))
+        if old['mask_head']['boundary'].get('fusion') != 'multi':
+            xavier['gain'] = 4.
         old['mask_head']['boundary'].update(
-            init_cfg=[
-                dict(type='Kaiming', layer='Conv2d'),
-                dict(
-                    type='Xavier',
-                    distribution='uniform',
-                    bias=0.,
-                    override=dict(name='boundary_pred'))
-            ],
+            init_cfg=[dict(type='Kaiming', layer='Conv2d'), xavier],
             loss_boundary=dict(loss_weight=4.))
     if section == 'model' and old_name.startswith(
             'b2inst_blendmask/') and old_name.endswith('_coco'):
