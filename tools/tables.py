@@ -451,9 +451,15 @@ def run_cpus(runs_dir: str, rows, seeds) -> list:
     CPU was: not counted). The same seed on another CPU is another draw, so
     a table should come from one."""
     return sorted({
-        info['cpu']
-        for info in _run_infos(runs_dir, rows, seeds) if info.get('cpu')
+        cpu
+        for info in _run_infos(runs_dir, rows, seeds)
+        for cpu in _cpus(info)
     })
+
+
+def _cpus(info: dict) -> list:
+    """Every CPU a run trained on (a resumed run may span machines)."""
+    return info.get('cpus') or ([info['cpu']] if info.get('cpu') else [])
 
 
 def cpu_name() -> str:
@@ -495,19 +501,22 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
         return False
     info_path = osp.join(out, RUN_INFO)
     seconds = time.time() - start
+    cpus = [cpu_name()]
     if osp.isfile(info_path):  # a resumed run adds to its first part
         with open(info_path) as f:
             before = json.load(f)
         seconds += before['seconds']
         cpu_seconds += before.get('cpu_seconds',
                                   before['seconds'] * before['threads'])
+        cpus = sorted(set(_cpus(before)) | set(cpus))
     with open(info_path, 'w') as f:
         json.dump(
             dict(
                 seconds=seconds,
                 threads=threads,
                 cpu_seconds=cpu_seconds,
-                cpu=cpu_name()), f)
+                cpu=cpu_name(),
+                cpus=cpus), f)
     return True
 
 

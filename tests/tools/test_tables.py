@@ -218,3 +218,32 @@ def test_runs_from_two_cpus_are_flagged(tables, tmp_path, capsys):
     assert 'trained on 2 kinds of CPU (CPU A, CPU B)' in capsys.readouterr(
     ).out
     assert tables.cpu_name()
+
+
+def test_a_run_resumed_on_another_cpu_counts_both(tables, tmp_path,
+                                                  monkeypatch):
+    """A run interrupted on one machine and resumed on another records
+    both CPUs, so the table flags it."""
+    runs = str(tmp_path / 'runs')
+    config = tables.table_rows('3')[0].toy
+    out = tables.work_dir(runs, config, 0)
+    os.makedirs(out)
+    with open(osp.join(out, tables.RUN_INFO), 'w') as f:
+        json.dump(dict(seconds=60, threads=1, cpu_seconds=50, cpu='CPU A'), f)
+
+    class Done:
+        pid = None
+        returncode = None
+
+    monkeypatch.setattr(tables.subprocess, 'Popen', lambda *a, **k: Done())
+    usage = type('Usage', (), dict(ru_utime=7.0, ru_stime=3.0))
+    monkeypatch.setattr(tables.os, 'wait4', lambda pid, opt: (pid, 0, usage))
+    monkeypatch.setattr(tables, 'cpu_name', lambda: 'CPU B')
+    assert tables._train_one(config, 0, runs, 1)
+    with open(osp.join(out, tables.RUN_INFO)) as f:
+        info = json.load(f)
+    assert info['cpus'] == ['CPU A', 'CPU B']
+    assert info['cpu_seconds'] == 60  # 50 before + 7 + 3
+    assert tables.run_cpus(runs,
+                           tables.table_rows('3')[:1],
+                           [0]) == ['CPU A', 'CPU B']
