@@ -501,7 +501,8 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
         return False
     info_path = osp.join(out, RUN_INFO)
     seconds = time.time() - start
-    cpus = [cpu_name()]
+    cpu = cpu_name()
+    cpus = [cpu]
     if osp.isfile(info_path):  # a resumed run adds to its first part
         with open(info_path) as f:
             before = json.load(f)
@@ -515,7 +516,7 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
                 seconds=seconds,
                 threads=threads,
                 cpu_seconds=cpu_seconds,
-                cpu=cpu_name(),
+                cpu=cpu,
                 cpus=cpus), f)
     return True
 

@@ -80,15 +80,10 @@ def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
     every design. (With B2Inst-YOLACT's predictor at Xavier gain 1 it
     started at 0.67x the weakest host loss on the toy set; with the earlier
     weight 1 and std-0.01 predictor ~60x below; docs/results.md.)"""
-    model = build_model(Config.fromfile(osp.join(ROOT, config)).model, seed)
-    model.train()
-    norms = tool.loss_grad_norms(model, toy_batch(model, size=128, seed=seed))
-    host = [
-        norm for name, (_, norm) in norms.items()
-        if name.startswith(tool.HOST_LOSS_PREFIXES)
-    ]
-    assert min(host) <= norms['loss_boundary'][1] <= max(host), (
-        norms['loss_boundary'][1], min(host), max(host))
+    boundary, host = boundary_and_host_norms(
+        tool,
+        Config.fromfile(osp.join(ROOT, config)).model, seed)
+    assert min(host) <= boundary <= max(host), (boundary, min(host), max(host))
 
 
 def test_yolact_predictor_at_gain_1_starts_below_the_range(tool):
@@ -98,11 +93,18 @@ def test_yolact_predictor_at_gain_1_starts_below_the_range(tool):
     config = 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.model.mask_head.boundary.init_cfg[1].pop('gain')
-    model = build_model(cfg.model, 0)
+    boundary, host = boundary_and_host_norms(tool, cfg.model, 0)
+    assert boundary < min(host)
+
+
+def boundary_and_host_norms(tool, model_cfg, seed):
+    """The boundary loss's gradient norm on the FPN features at
+    initialisation, and the host losses' norms, on a toy batch."""
+    model = build_model(model_cfg, seed)
     model.train()
-    norms = tool.loss_grad_norms(model, toy_batch(model, size=128, seed=0))
+    norms = tool.loss_grad_norms(model, toy_batch(model, size=128, seed=seed))
     host = [
         norm for name, (_, norm) in norms.items()
         if name.startswith(tool.HOST_LOSS_PREFIXES)
     ]
-    assert norms['loss_boundary'][1] < min(host)
+    return norms['loss_boundary'][1], host
