@@ -1,6 +1,7 @@
 """The entry points users type: `mim train mmb2inst`, `--resume`,
 `mim test mmb2inst`, and what they say on bad input. Also the checkpoint
 round trip under torch >= 2.6 (``weights_only``)."""
+import glob
 import os
 import os.path as osp
 import shutil
@@ -78,6 +79,31 @@ def test_mim_train_writes_checkpoint_and_validates(trained):
     # the toy data was generated on first use, both splits
     assert osp.isfile(
         osp.join(trained['data_root'], 'annotations', 'instances_val.json'))
+
+
+def test_tables_scores_a_run_on_the_extended_val_split(trained, tmp_path):
+    """tools/tables.py --val-images: a real run scored by tools/test.py on
+    the val split extended from 8 to 12 images (the configs test in batches
+    of 8: two iterations), without pictures, into ``<run>/val12/``."""
+    from toy_runs import load_tool
+
+    from mmb2inst.datasets import ensure_toy_dataset
+    from mmb2inst.utils.run_logs import latest_metrics
+    tables = load_tool('tables')
+    work_dir = trained['work_dir']
+    settings = dict(num_train=0, num_val=12, img_size=128, seed=3)
+    data_root = str(tmp_path / 'toy_val12') + '/'
+    ensure_toy_dataset(data_root, settings)
+    options = tables.eval_options(YOLACT_TOY, data_root, settings)
+    assert tables._evaluate_one(YOLACT_TOY, work_dir, 12, options, 1)
+    out = tables.eval_dir(work_dir, 12)
+    with open(osp.join(out, 'test.out')) as f:
+        log = f.read()
+    assert 'Epoch(test) [2/2]' in log and 'Epoch(test) [1/1]' not in log
+    assert not glob.glob(osp.join(out, '*', 'vis_data', 'vis_image', '*'))
+    _, score = latest_metrics(out, mode='test')
+    assert {'coco/segm_mAP', 'coco/bbox_mAP',
+            'boundary/boundary_mAP'} <= set(score)
 
 
 def test_mim_resume_continues_from_last_epoch(trained):
@@ -244,3 +270,25 @@ def test_corrupt_image_is_a_clear_error(trained, tmp_path):
     assert out.returncode == 1
     assert 'Could not read the image' in out.stderr
     assert '000003.png' in out.stderr
+
+
+@pytest.mark.parametrize('show', [[], ['--show-dir', 'vis']])
+def test_test_draws_only_with_show_dir(tmp_path, monkeypatch, show):
+    """The B2Inst toy configs set draw=True for their validation pictures;
+    a test without --show-dir must not draw every test image (mmdet's hook
+    ignores the interval in a test)."""
+    from toy_runs import load_tool
+    test = load_tool('test')
+    ckpt = tmp_path / 'epoch_1.pth'
+    ckpt.write_bytes(b'')
+    config = osp.join(ROOT, B2INST_TOY)
+    assert Config.fromfile(config).default_hooks.visualization.draw is True
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', config,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'w'), *show
+    ])
+    cfg = test.load_config(test.parse_args())
+    assert cfg.default_hooks.visualization.draw is bool(show)
+    if show:
+        assert cfg.default_hooks.visualization.test_out_dir == 'vis'
