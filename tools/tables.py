@@ -3,7 +3,7 @@ numbers: train the missing runs, then print the tables.
 
     python tools/tables.py 1 2 3 [--model blendmask|yolact]
         [--seeds 0 1 2] [--train [--jobs 2]] [--runs-dir work_dirs/ablation]
-        [--out-dir work_dirs/tables]
+        [--out-dir work_dirs/tables] [--val-images 2000]
 
 Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
 (trained with ``--train``: ``tools/train.py CONFIG --resume --cfg-options
@@ -22,6 +22,14 @@ table is printed as markdown and written to
 of the table's runs, and warns when they were trained on more than one kind
 of CPU (each run records its CPU in run_info.json; across CPUs a seed does
 not repeat).
+
+``--val-images N`` scores every finished run's last checkpoint on the val
+split extended to N images (the generator draws image i of a split from
+(seed, split, i), so its first images are the val set; generated once into
+``<data_root>_val<N>/``; scored once into ``<run>/val<N>/`` by
+``tools/test.py``, ``--jobs`` at a time) and tables those scores instead
+(``table<T>_val<N>.*``): the runs' luck on 200 images is part of the seed
+spread, and a larger test set removes it for a minute of CPU a run.
 """
 import argparse
 import csv
@@ -275,17 +283,23 @@ def seeds_needed(diffs, half_width: float = RESOLUTION):
     return n
 
 
-def collect(rows, runs_dir: str, seeds):
-    """Per row: ``records`` ``{seed: last validation record}``, ``mean`` /
-    ``std`` per metric, and (non-baseline rows) ``delta`` / ``ci`` per
-    metric of :data:`DELTAS` with ``paired`` seeds, ``paper_delta`` and
+def collect(rows, runs_dir: str, seeds, val_images=None):
+    """Per row: ``records`` ``{seed: last validation record}`` (with
+    ``val_images``: the run's score on the val split extended to that many
+    images instead, see :func:`evaluate_missing`), ``mean`` / ``std`` per
+    metric, and (non-baseline rows) ``delta`` / ``ci`` per metric of
+    :data:`DELTAS` with ``paired`` seeds, ``paper_delta`` and
     ``seeds_needed`` (for a ±:data:`RESOLUTION` CI of the segm change)."""
     out = OrderedDict()
     for row in rows:
         records = {}
         for seed in seeds:
             run = work_dir(runs_dir, row.toy, seed)
-            _, record = latest_metrics(run, mode='val')
+            if val_images:
+                _, record = latest_metrics(
+                    eval_dir(run, val_images), mode='test')
+            else:
+                _, record = latest_metrics(run, mode='val')
             if record is not None and stale(run, row.toy):
                 print(
                     f'[tables] left out {run}: it trained another model '
@@ -474,6 +488,123 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def extended_val(config: str, num_images: int):
+    """Where and how to generate the val split of ``config``'s toy set
+    extended to ``num_images`` images: ``(data_root, generator settings)``.
+
+    The generator seeds every image by (seed, split, index), so the first
+    images of the extended split are the val images the runs validated on
+    and the rest are new draws of the same distribution, none of them a
+    training image. The set lives beside the config's own data_root, as
+    ``<data_root>_val<N>/``.
+    """
+    from mmengine.config import Config
+    dataset = Config.fromfile(osp.join(ROOT, config)).test_dataloader.dataset
+    settings = dict(dataset.get('generator') or {})
+    settings.update(num_train=0, num_val=num_images)
+    return f'{dataset.data_root.rstrip("/")}_val{num_images}/', settings
+
+
+def eval_dir(run_dir: str, num_images: int) -> str:
+    """Where the score of a run on the extended val split is kept: inside
+    the run, so that it moves with it when the run is set aside."""
+    return osp.join(run_dir, f'val{num_images}')
+
+
+def eval_options(config: str, data_root: str, settings: dict) -> list:
+    """``--cfg-options`` that point ``config``'s test split at the toy set
+    of ``settings`` under ``data_root``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    ann = osp.join(data_root, cfg.test_dataloader.dataset.ann_file)
+    opts = [f'test_dataloader.dataset.data_root={data_root}']
+    opts += [
+        f'test_dataloader.dataset.generator.{k}={v}'
+        for k, v in sorted(settings.items())
+    ]
+    evaluators = cfg.test_evaluator
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+        keys = ['test_evaluator.ann_file']
+    else:
+        keys = [f'test_evaluator.{i}.ann_file' for i in range(len(evaluators))]
+    opts += [
+        f'{key}={ann}' for key, e in zip(keys, evaluators) if 'ann_file' in e
+    ]
+    return opts
+
+
+def last_checkpoint(run_dir: str):
+    """The run's last checkpoint, looked up in ``run_dir`` (the path
+    MMEngine recorded may be another machine's or the run's old name)."""
+    marker = osp.join(run_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = osp.join(run_dir, osp.basename(f.read().strip()))
+    return path if osp.isfile(path) else None
+
+
+def _evaluate_one(config: str, run_dir: str, num_images: int, options: list,
+                  threads: int) -> bool:
+    """Score the run's last checkpoint with ``tools/test.py --cfg-options
+    *options`` (:func:`eval_options`, built beforehand: configs do not
+    parse safely in threads) into :func:`eval_dir`."""
+    out = eval_dir(run_dir, num_images)
+    checkpoint = last_checkpoint(run_dir)
+    if checkpoint is None:
+        print(
+            f'[tables] cannot score {run_dir}: no last_checkpoint there',
+            flush=True)
+        return False
+    os.makedirs(out, exist_ok=True)
+    args = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'test.py'), config, checkpoint, '--work-dir',
+        out, '--cfg-options', *options
+    ]
+    env = dict(
+        os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    print(f'[tables] scoring {run_dir} on {num_images} val images', flush=True)
+    with open(osp.join(out, 'test.out'), 'a') as log:
+        code = subprocess.call(
+            args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        print(
+            f'[tables] FAILED: scoring {run_dir}, see {out}/test.out',
+            flush=True)
+    return code == 0
+
+
+def evaluate_missing(rows, runs_dir: str, seeds, num_images: int,
+                     jobs: int) -> bool:
+    """Score every finished, current run of ``rows`` without a score on the
+    val split extended to ``num_images`` images (generated first if
+    needed), ``jobs`` at a time; returns whether all succeeded."""
+    from mmb2inst.datasets import ensure_toy_dataset
+    todo, seen, sets = [], set(), {}
+    for row in rows:
+        data_root, settings = extended_val(row.toy, num_images)
+        options = eval_options(row.toy, data_root, settings)
+        for seed in seeds:
+            run = work_dir(runs_dir, row.toy, seed)
+            finished = latest_metrics(run, mode='val')[1] is not None
+            if run in seen or not finished or stale(run, row.toy):
+                continue  # collect() says why a stale run is left out
+            seen.add(run)
+            scored = latest_metrics(eval_dir(run, num_images), mode='test')
+            if scored[1] is None:
+                todo.append((row.toy, run, num_images, options))
+                sets[data_root] = settings
+    for data_root, settings in sets.items():  # once, before the jobs start
+        ensure_toy_dataset(osp.join(ROOT, data_root), settings)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ThreadPoolExecutor(jobs) as pool:
+        results = list(
+            pool.map(lambda job: _evaluate_one(*job, threads), todo))
+    return all(results)
+
+
 def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
     out = work_dir(runs_dir, config, seed)
     os.makedirs(out, exist_ok=True)
@@ -556,7 +687,18 @@ def parse_args(argv=None):
     parser.add_argument('--jobs', type=int, default=2)
     parser.add_argument('--runs-dir', default=RUNS_DIR)
     parser.add_argument('--out-dir', default='work_dirs/tables')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--val-images',
+        type=int,
+        help='score every run on the val split extended to this many '
+        'images (its first ones are the val images; generated once into '
+        '<data_root>_val<N>/) instead of its own last validation')
+    args = parser.parse_args(argv)
+    if args.val_images is not None and args.val_images < 1:
+        parser.error(f'--val-images {args.val_images}: give a number of '
+                     'images >= 1, or leave it out to use the runs\' own '
+                     'validation')
+    return args
 
 
 def main(argv=None):
@@ -572,7 +714,10 @@ def main(argv=None):
             return 2
         if args.train:
             ok &= train_missing(rows, args.runs_dir, args.seeds, args.jobs)
-        entries = collect(rows, args.runs_dir, args.seeds)
+        if args.val_images:
+            ok &= evaluate_missing(rows, args.runs_dir, args.seeds,
+                                   args.val_images, args.jobs)
+        entries = collect(rows, args.runs_dir, args.seeds, args.val_images)
         title = TABLES[table]['title']
         if table == '2':
             title += ' on ' + ('YOLACT'
@@ -581,6 +726,10 @@ def main(argv=None):
         if table == '2' and args.model == 'yolact':
             text += ('\nThe paper studies the designs on BlendMask only: its '
                      'columns are BlendMask\'s.\n')
+        if args.val_images:
+            text += (f'\nScored on the val split extended to '
+                     f'{args.val_images} images (`--val-images`), not the '
+                     'runs\' own validation.\n')
         cpu = run_seconds(args.runs_dir, rows, args.seeds) / 3600
         if cpu:
             text += (f'\nTraining cost of these runs: {cpu:.1f} CPU-core '
@@ -593,6 +742,8 @@ def main(argv=None):
                      'machines (docs/reproducing.md).\n')
         name = f'table{table}' + ('_yolact' if table == '2'
                                   and args.model == 'yolact' else '')
+        if args.val_images:
+            name += f'_val{args.val_images}'
         os.makedirs(args.out_dir, exist_ok=True)
         base = osp.join(args.out_dir, name)
         with open(base + '.md', 'w') as f:

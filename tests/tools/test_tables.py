@@ -247,3 +247,121 @@ def test_a_run_resumed_on_another_cpu_counts_both(tables, tmp_path,
     assert tables.run_cpus(runs,
                            tables.table_rows('3')[:1],
                            [0]) == ['CPU A', 'CPU B']
+
+
+def fake_score(run_dir, num_images, segm, boundary, bbox=0.5, ap75=0.2):
+    """A run's score on the extended val split as tools/test.py leaves it
+    (a test record: no epoch or step)."""
+    stamp = '20260102_000000'
+    log = osp.join(run_dir, f'val{num_images}', stamp, stamp + '.json')
+    os.makedirs(osp.dirname(log))
+    record = {
+        'coco/segm_mAP': segm,
+        'coco/segm_mAP_75': ap75,
+        'coco/bbox_mAP': bbox,
+        'boundary/boundary_mAP': boundary
+    }
+    with open(log, 'w') as f:
+        f.write(json.dumps(record) + '\n')
+
+
+def test_extended_val_split_of_a_row(tables):
+    row = tables.table_rows('3')[0]
+    data_root, settings = tables.extended_val(row.toy, 2000)
+    assert data_root == 'data/toy_boundary_val2000/'
+    assert settings == dict(preset='boundary', num_train=0, num_val=2000)
+    opts = tables.eval_options(row.toy, data_root, settings)
+    ann = 'data/toy_boundary_val2000/annotations/instances_val.json'
+    assert opts == [
+        'test_dataloader.dataset.data_root=data/toy_boundary_val2000/',
+        'test_dataloader.dataset.generator.num_train=0',
+        'test_dataloader.dataset.generator.num_val=2000',
+        'test_dataloader.dataset.generator.preset=boundary',
+        f'test_evaluator.0.ann_file={ann}',
+        f'test_evaluator.1.ann_file={ann}',
+    ]
+
+
+def test_extended_val_split_starts_with_the_val_images(tmp_path):
+    """What makes the extension a superset: the val images (and their
+    annotations) of a set are the first images of the extended split."""
+    from mmb2inst.datasets import generate_toy_dataset
+    common = dict(img_size=64, seed=5)
+    generate_toy_dataset(
+        str(tmp_path / 'val'), num_train=2, num_val=3, **common)
+    generate_toy_dataset(
+        str(tmp_path / 'ext'), num_train=0, num_val=5, **common)
+    for i in range(3):
+        name = f'{i:06d}.png'
+        assert (tmp_path / 'val' / 'val' /
+                name).read_bytes() == (tmp_path / 'ext' / 'val' /
+                                       name).read_bytes()
+    assert os.listdir(tmp_path / 'ext' / 'train') == []
+
+    def anns(root):
+        with open(root / 'annotations' / 'instances_val.json') as f:
+            coco = json.load(f)
+        return [{
+            k: a[k]
+            for k in ('image_id', 'category_id', 'segmentation', 'bbox')
+        } for a in coco['annotations']]
+
+    val, ext = anns(tmp_path / 'val'), anns(tmp_path / 'ext')
+    assert val == [a for a in ext if a['image_id'] <= 3]
+    assert len(ext) > len(val)
+
+
+def test_val_images_scores_runs_once_and_tables_them(tables, tmp_path,
+                                                     monkeypatch, capsys):
+    import mmb2inst.datasets
+    runs = str(tmp_path / 'runs')
+    rows = {r.label: r.toy for r in tables.table_rows('3')}
+    # own validation: B2Inst-YOLACT +2 points a seed; extended split: +1
+    for seed in (0, 1, 2):
+        fake_run(runs, rows['YOLACT'], seed, 0.20, 0.1)
+        fake_run(runs, rows['B2Inst-YOLACT'], seed, 0.22, 0.1)
+    for seed, (y, b) in enumerate([(0.10, 0.11), (0.12, 0.13)]):
+        fake_score(tables.work_dir(runs, rows['YOLACT'], seed), 6, y, 0.1)
+        fake_score(
+            tables.work_dir(runs, rows['B2Inst-YOLACT'], seed), 6, b, 0.1)
+    made, calls = [], []
+    monkeypatch.setattr(mmb2inst.datasets, 'ensure_toy_dataset',
+                        lambda root, settings: made.append((root, settings)))
+
+    def score(config, run_dir, num_images, options, threads):
+        calls.append((config, osp.basename(run_dir), options[0]))
+        fake_score(run_dir, num_images, 0.14, 0.1)
+        return True
+
+    monkeypatch.setattr(tables, '_evaluate_one', score)
+    assert tables.main([
+        '3', '--runs-dir', runs, '--out-dir',
+        str(tmp_path / 'out'), '--val-images', '6', '--jobs', '1'
+    ]) == 0
+    # only the two seed-2 runs lacked a score; runs without a validation
+    # record (the BlendMask rows) are not scored
+    assert sorted(calls) == sorted(
+        (rows[label], osp.basename(tables.work_dir(runs, rows[label], 2)),
+         'test_dataloader.dataset.data_root=data/toy_boundary_val6/')
+        for label in ('YOLACT', 'B2Inst-YOLACT'))
+    assert made == [(osp.join(tables.ROOT, 'data/toy_boundary_val6/'),
+                     dict(preset='boundary', num_train=0, num_val=6))]
+    entries = tables.collect(tables.table_rows('3'), runs, [0, 1, 2], 6)
+    b2 = next(e for e in entries if e['row'].label == 'B2Inst-YOLACT')
+    # +1, +1, 0 points on the extended split
+    assert b2['delta']['coco/segm_mAP'] == pytest.approx(2 / 3)
+    text = capsys.readouterr().out
+    assert 'extended to 6 images' in text
+    assert (tmp_path / 'out' / 'table3_val6.md').is_file()
+    assert not (tmp_path / 'out' / 'table3.md').exists()
+    # scored runs are not scored again
+    calls.clear()
+    assert tables.evaluate_missing(
+        tables.table_rows('3'), runs, [0, 1, 2], 6, jobs=1)
+    assert calls == []
+
+
+def test_val_images_must_be_positive(tables, capsys):
+    with pytest.raises(SystemExit):
+        tables.parse_args(['3', '--val-images', '0'])
+    assert '--val-images 0' in capsys.readouterr().err
