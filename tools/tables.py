@@ -488,6 +488,14 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+@functools.lru_cache(maxsize=None)
+def _test_config(config: str):
+    """A row's config, parsed once per process for :func:`extended_val`
+    and :func:`eval_options` (read only)."""
+    from mmengine.config import Config
+    return Config.fromfile(osp.join(ROOT, config))
+
+
 def extended_val(config: str, num_images: int):
     """Where and how to generate the val split of ``config``'s toy set
     extended to ``num_images`` images: ``(data_root, generator settings)``.
@@ -498,8 +506,7 @@ def extended_val(config: str, num_images: int):
     training image. The set lives beside the config's own data_root, as
     ``<data_root>_val<N>/``.
     """
-    from mmengine.config import Config
-    dataset = Config.fromfile(osp.join(ROOT, config)).test_dataloader.dataset
+    dataset = _test_config(config).test_dataloader.dataset
     settings = dict(dataset.get('generator') or {})
     settings.update(num_train=0, num_val=num_images)
     return f'{dataset.data_root.rstrip("/")}_val{num_images}/', settings
@@ -514,8 +521,7 @@ def eval_dir(run_dir: str, num_images: int) -> str:
 def eval_options(config: str, data_root: str, settings: dict) -> list:
     """``--cfg-options`` that point ``config``'s test split at the toy set
     of ``settings`` under ``data_root``."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg = _test_config(config)
     ann = osp.join(data_root, cfg.test_dataloader.dataset.ann_file)
     opts = [f'test_dataloader.dataset.data_root={data_root}']
     opts += [
