@@ -2,8 +2,9 @@
 numbers: train the missing runs, then print the tables.
 
     python tools/tables.py 1 2 3 [--model blendmask|yolact]
-        [--seeds 0 1 2] [--train [--jobs 2]] [--runs-dir work_dirs/ablation]
-        [--out-dir work_dirs/tables] [--val-images 2000]
+        [--seeds 0 1 2] [--rows LABEL ...] [--train [--jobs 2]]
+        [--runs-dir work_dirs/ablation] [--out-dir work_dirs/tables]
+        [--val-images 2000] [--record] [--ledger docs/toy_runs.jsonl]
 
 Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
 (trained with ``--train``: ``tools/train.py CONFIG --resume --cfg-options
@@ -30,10 +31,20 @@ split extended to N images (the generator draws image i of a split from
 ``tools/test.py``, ``--jobs`` at a time) and tables those scores instead
 (``table<T>_val<N>.*``): the runs' luck on 200 images is part of the seed
 spread, and a larger test set removes it for a minute of CPU a run.
+
+``--record`` adds every finished run under ``--runs-dir`` (its seed, CPU,
+CPU time, model fingerprint, last validation and extended-split scores) to
+the ledger ``docs/toy_runs.jsonl``, which is committed: work_dirs do not
+outlive a machine. A (row, seed) missing under ``--runs-dir`` is taken from
+the ledger when its entry trained the model the config builds now, and
+``--train`` does not train it again, so seeds added on later machines
+accumulate into the same tables. ``--rows LABEL ...`` restricts a table to
+some rows and their baselines.
 """
 import argparse
 import csv
 import functools
+import hashlib
 import inspect
 import json
 import math
@@ -54,6 +65,9 @@ from mmb2inst.utils.run_logs import latest_metrics
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RUNS_DIR = 'work_dirs/ablation'
 RUN_INFO = 'run_info.json'  # wall time, threads, CPU time of a --train run
+# Every finished run's scores, kept in the repository: work_dirs do not
+# outlive a machine, this file does (:func:`record_runs`).
+LEDGER = 'docs/toy_runs.jsonl'
 
 # A row: its label, its toy config, the COCO config of the same row (None
 # for toy-only ablations), the paper's COCO val2017 mask AP (None: not in
@@ -188,6 +202,20 @@ def table_rows(table: str, model: str = 'blendmask'):
         else spec['rows']
 
 
+def select_rows(rows, labels):
+    """The rows named in ``labels`` and the baselines they are compared
+    with, in the table's order (every row without ``labels``)."""
+    if not labels:
+        return rows
+    known = [r.label for r in rows]
+    unknown = [label for label in labels if label not in known]
+    if unknown:
+        raise ValueError(f'no row {", ".join(map(repr, unknown))} in this '
+                         f'table; its rows: {", ".join(known)}')
+    wanted = set(labels) | {r.base for r in rows if r.label in labels}
+    return [r for r in rows if r.label in wanted]
+
+
 def work_dir(runs_dir: str, config: str, seed: int) -> str:
     stem = osp.splitext(osp.basename(config))[0]
     return osp.join(runs_dir, f'{stem}_seed{seed}')
@@ -241,6 +269,98 @@ def _current_model(config: str) -> dict:
     return _model_of(config)
 
 
+def model_digest(model: dict) -> str:
+    """A short fingerprint of a model config (:func:`_model_of`): two runs
+    with the same one trained the same model."""
+    text = json.dumps(model, sort_keys=True, default=repr)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def current_digest(config: str) -> str:
+    return model_digest(_current_model(config))
+
+
+def read_ledger(path: str) -> dict:
+    """``{(config, seed): entry}`` of the ledger at ``path`` (empty when
+    there is none)."""
+    if not osp.isfile(path):
+        return {}
+    with open(path) as f:
+        entries = [json.loads(line) for line in f if line.strip()]
+    return {(e['config'], e['seed']): e for e in entries}
+
+
+def ledger_entry(ledger: dict, config: str, seed: int):
+    """The ledger's entry of ``config`` / ``seed`` if it trained the model
+    the config builds now, else None."""
+    entry = ledger.get((config, seed))
+    if entry is None or entry['model'] != current_digest(config):
+        return None
+    return entry
+
+
+def _metrics(record: dict) -> dict:
+    return {k: record[k] for k in METRICS if k in record}
+
+
+def record_runs(rows, runs_dir: str, seeds, path: str) -> int:
+    """Add every finished, current run of ``rows`` under ``runs_dir`` to
+    the ledger at ``path``: its config, seed, model fingerprint, CPU(s),
+    threads, training CPU time, last validation and any scores on an
+    extended val split (``val<N>``). An entry of the same run (same model
+    and CPUs) gains what is new; a draw of the same seed on another CPU
+    does not replace the one recorded (it is another draw, and the first
+    one's pairs stand). Returns the number of entries written or updated.
+    """
+    import glob
+    ledger = read_ledger(path)
+    changed = 0
+    for row in rows:
+        for seed in seeds:
+            run = work_dir(runs_dir, row.toy, seed)
+            _, val = latest_metrics(run, mode='val')
+            if val is None or stale(run, row.toy):
+                continue
+            info = {}
+            if osp.isfile(osp.join(run, RUN_INFO)):
+                with open(osp.join(run, RUN_INFO)) as f:
+                    info = json.load(f)
+            scores = dict(val=_metrics(val))
+            for scored in sorted(glob.glob(osp.join(run, 'val[0-9]*'))):
+                _, record = latest_metrics(scored, mode='test')
+                if record is not None:
+                    scores[osp.basename(scored)] = _metrics(record)
+            entry = dict(
+                config=row.toy,
+                seed=seed,
+                model=current_digest(row.toy),
+                cpus=_cpus(info),
+                threads=info.get('threads'),
+                cpu_seconds=info.get('cpu_seconds'),
+                scores=scores)
+            old = ledger.get((row.toy, seed))
+            if old is not None and old['model'] == entry['model']:
+                if old['cpus'] != entry['cpus']:
+                    print(
+                        f'[tables] not recorded: {run} is another draw of a '
+                        f'seed the ledger holds from {old["cpus"]}',
+                        flush=True)
+                    continue
+                entry['scores'] = dict(old['scores'], **scores)
+                if entry == {k: v for k, v in old.items() if k != 'recorded'}:
+                    continue
+            entry['recorded'] = time.strftime('%Y-%m-%d')
+            ledger[(row.toy, seed)] = entry
+            changed += 1
+    if changed:
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        with open(path, 'w') as f:
+            for key in sorted(ledger):
+                f.write(json.dumps(ledger[key], sort_keys=True) + '\n')
+    return changed
+
+
 def set_aside(run_dir: str) -> str:
     """Rename a stale run out of the way (never delete a run)."""
     target = f'{run_dir}.stale-{time.strftime("%Y%m%d-%H%M%S")}'
@@ -283,10 +403,12 @@ def seeds_needed(diffs, half_width: float = RESOLUTION):
     return n
 
 
-def collect(rows, runs_dir: str, seeds, val_images=None):
+def collect(rows, runs_dir: str, seeds, val_images=None, ledger=None):
     """Per row: ``records`` ``{seed: last validation record}`` (with
     ``val_images``: the run's score on the val split extended to that many
-    images instead, see :func:`evaluate_missing`), ``mean`` / ``std`` per
+    images instead, see :func:`evaluate_missing`; a run not under
+    ``runs_dir``: its entry in ``ledger``, :func:`read_ledger`, if that
+    trained the current model), ``mean`` / ``std`` per
     metric, and (non-baseline rows) ``delta`` / ``ci`` per metric of
     :data:`DELTAS` with ``paired`` seeds, ``paper_delta`` and
     ``seeds_needed`` (for a ±:data:`RESOLUTION` CI of the segm change)."""
@@ -306,6 +428,10 @@ def collect(rows, runs_dir: str, seeds, val_images=None):
                     f'than {row.toy} builds now (retrain it with --train)',
                     flush=True)
                 record = None
+            entry = ledger_entry(ledger or {}, row.toy, seed)
+            if record is None and entry is not None:
+                record = entry['scores'].get(
+                    f'val{val_images}' if val_images else 'val')
             if record is not None:
                 records[seed] = record
         entry = dict(row=row, records=records, mean={}, std={})
@@ -443,30 +569,36 @@ def plot(title: str, entries, out_file: str) -> None:
     plt.close(fig)
 
 
-def _run_infos(runs_dir: str, rows, seeds):
+def _run_infos(runs_dir: str, rows, seeds, ledger=None):
+    """The run_info of every run of the table: its run_info.json under
+    ``runs_dir``, else its ledger entry."""
     for row in rows:
         for seed in seeds:
             path = osp.join(work_dir(runs_dir, row.toy, seed), RUN_INFO)
+            entry = ledger_entry(ledger or {}, row.toy, seed)
             if osp.isfile(path):
                 with open(path) as f:
                     yield json.load(f)
+            elif entry is not None:
+                yield entry
 
 
-def run_seconds(runs_dir: str, rows, seeds) -> float:
-    """Training CPU time of the table's runs (from their run_info.json;
-    wall time x threads for runs recorded without it)."""
+def run_seconds(runs_dir: str, rows, seeds, ledger=None) -> float:
+    """Training CPU time of the table's runs (from their run_info.json or
+    ledger entry; wall time x threads for runs recorded without it)."""
     return sum(
-        info.get('cpu_seconds') or (info['seconds'] * info.get('threads', 1))
-        for info in _run_infos(runs_dir, rows, seeds))
+        info.get('cpu_seconds') or (info.get('seconds', 0) *
+                                    (info.get('threads') or 1))
+        for info in _run_infos(runs_dir, rows, seeds, ledger))
 
 
-def run_cpus(runs_dir: str, rows, seeds) -> list:
+def run_cpus(runs_dir: str, rows, seeds, ledger=None) -> list:
     """The CPUs the table's runs were trained on (runs recorded before the
     CPU was: not counted). The same seed on another CPU is another draw, so
     a table should come from one."""
     return sorted({
         cpu
-        for info in _run_infos(runs_dir, rows, seeds)
+        for info in _run_infos(runs_dir, rows, seeds, ledger)
         for cpu in _cpus(info)
     })
 
@@ -658,12 +790,15 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
     return True
 
 
-def train_missing(rows, runs_dir: str, seeds, jobs: int) -> bool:
-    """Train every (row, seed) without a validation record, ``jobs`` at a
-    time; returns whether all succeeded."""
+def train_missing(rows, runs_dir: str, seeds, jobs: int, ledger=None) -> bool:
+    """Train every (row, seed) without a validation record under
+    ``runs_dir`` or a current entry in ``ledger``, ``jobs`` at a time;
+    returns whether all succeeded."""
     todo = []
-    for row in rows:
-        for seed in seeds:
+    # seed by seed: a --train stopped part-way leaves whole seeds, every
+    # row of a seed beside its baseline, not a few rows with many seeds
+    for seed in seeds:
+        for row in rows:
             run = work_dir(runs_dir, row.toy, seed)
             if osp.isdir(run) and stale(run, row.toy):
                 print(
@@ -671,6 +806,9 @@ def train_missing(rows, runs_dir: str, seeds, jobs: int) -> bool:
                     f'builds now; moved to {set_aside(run)}, retraining',
                     flush=True)
             _, record = latest_metrics(run, mode='val')
+            if record is None and not osp.isdir(run) and ledger_entry(
+                    ledger or {}, row.toy, seed) is not None:
+                continue  # recorded on an earlier machine
             if record is None and (row.toy, seed) not in todo:
                 todo.append((row.toy, seed))
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -689,9 +827,25 @@ def parse_args(argv=None):
         default='blendmask',
         help='the host of Table 2 (the paper: BlendMask)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument(
+        '--rows',
+        nargs='+',
+        metavar='LABEL',
+        help='only these rows (and their baselines), by label as the table '
+        'prints it, e.g. --rows +HBB B2Inst-BlendMask')
     parser.add_argument('--train', action='store_true')
     parser.add_argument('--jobs', type=int, default=2)
     parser.add_argument('--runs-dir', default=RUNS_DIR)
+    parser.add_argument(
+        '--ledger',
+        help=f'the runs recorded on earlier machines (default: {LEDGER}); '
+        'a run under --runs-dir comes first, a recorded one is not '
+        'retrained')
+    parser.add_argument(
+        '--record',
+        action='store_true',
+        help='add the finished runs under --runs-dir (and their scores on '
+        'extended val splits) to the ledger')
     parser.add_argument('--out-dir', default='work_dirs/tables')
     parser.add_argument(
         '--val-images',
@@ -709,21 +863,35 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    ledger_path = args.ledger or osp.join(ROOT, LEDGER)
     ok = True
     for table in args.tables:
-        rows = table_rows(table, args.model)
+        try:
+            rows = select_rows(table_rows(table, args.model), args.rows)
+        except ValueError as e:
+            print(f'error: table {table}: {e}', file=sys.stderr)
+            return 2
         missing = [
             r.toy for r in rows if not osp.isfile(osp.join(ROOT, r.toy))
         ]
         if missing:
             print(f'error: configs missing: {missing}', file=sys.stderr)
             return 2
+        ledger = read_ledger(ledger_path)
         if args.train:
-            ok &= train_missing(rows, args.runs_dir, args.seeds, args.jobs)
+            ok &= train_missing(rows, args.runs_dir, args.seeds, args.jobs,
+                                ledger)
         if args.val_images:
             ok &= evaluate_missing(rows, args.runs_dir, args.seeds,
                                    args.val_images, args.jobs)
-        entries = collect(rows, args.runs_dir, args.seeds, args.val_images)
+        if args.record:
+            changed = record_runs(rows, args.runs_dir, args.seeds, ledger_path)
+            print(
+                f'[tables] {changed} runs recorded in {ledger_path}',
+                flush=True)
+            ledger = read_ledger(ledger_path)
+        entries = collect(rows, args.runs_dir, args.seeds, args.val_images,
+                          ledger)
         title = TABLES[table]['title']
         if table == '2':
             title += ' on ' + ('YOLACT'
@@ -736,11 +904,11 @@ def main(argv=None):
             text += (f'\nScored on the val split extended to '
                      f'{args.val_images} images (`--val-images`), not the '
                      'runs\' own validation.\n')
-        cpu = run_seconds(args.runs_dir, rows, args.seeds) / 3600
+        cpu = run_seconds(args.runs_dir, rows, args.seeds, ledger) / 3600
         if cpu:
             text += (f'\nTraining cost of these runs: {cpu:.1f} CPU-core '
                      'hours.\n')
-        cpus = run_cpus(args.runs_dir, rows, args.seeds)
+        cpus = run_cpus(args.runs_dir, rows, args.seeds, ledger)
         if len(cpus) > 1:
             text += (f'\nWarning: these runs were trained on {len(cpus)} '
                      f'kinds of CPU ({", ".join(cpus)}); a seed on another '

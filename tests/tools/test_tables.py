@@ -12,7 +12,10 @@ from toy_runs import ROOT, load_tool
 
 @pytest.fixture(scope='module')
 def tables():
-    return load_tool('tables')
+    module = load_tool('tables')
+    # main() reads the repository's ledger by default: not in these tests
+    module.LEDGER = '/nonexistent/toy_runs.jsonl'
+    return module
 
 
 def fake_run(runs_dir, config, seed, segm, boundary, bbox=0.5, ap75=0.2):
@@ -365,3 +368,105 @@ def test_val_images_must_be_positive(tables, capsys):
     with pytest.raises(SystemExit):
         tables.parse_args(['3', '--val-images', '0'])
     assert '--val-images 0' in capsys.readouterr().err
+
+
+def test_select_rows_keeps_their_baselines(tables):
+    rows = tables.table_rows('1')
+    picked = tables.select_rows(rows, ['+HBB', '+HBB+BS+MS'])
+    assert [r.label for r in picked] == ['BlendMask', '+HBB', '+HBB+BS+MS']
+    assert tables.select_rows(rows, None) == rows
+    with pytest.raises(
+            ValueError, match="no row 'YOLACT'.*BlendMask, "
+            r'\+HBB, '):
+        tables.select_rows(rows, ['YOLACT'])
+    assert tables.main(['1', '--rows', 'YOLACT']) == 2
+
+
+def test_train_missing_goes_seed_by_seed(tables, tmp_path, monkeypatch):
+    """A --train stopped part-way leaves whole seeds (every row beside its
+    baseline)."""
+    rows = tables.select_rows(tables.table_rows('1'), ['+HBB'])
+    calls = []
+    monkeypatch.setattr(
+        tables, '_train_one',
+        lambda config, seed, runs_dir, threads: calls.append(
+            (config, seed)) or True)
+    assert tables.train_missing(rows, str(tmp_path), [0, 1], jobs=1)
+    assert calls == [(r.toy, s) for s in (0, 1) for r in rows]
+
+
+def write_info(tables, runs_dir, config, seed, cpu='CPU A'):
+    """The run_info.json of a run trained for 600 CPU-seconds."""
+    path = osp.join(tables.work_dir(runs_dir, config, seed), tables.RUN_INFO)
+    with open(path, 'w') as f:
+        json.dump(dict(seconds=700, threads=1, cpu_seconds=600, cpu=cpu), f)
+
+
+def test_the_ledger_keeps_runs_across_machines(tables, tmp_path, monkeypatch,
+                                               capsys):
+    """Runs recorded on one machine stand in the tables of the next, whose
+    work_dirs are empty, and are not retrained there."""
+    runs, ledger = str(tmp_path / 'runs'), str(tmp_path / 'ledger.jsonl')
+    rows = tables.table_rows('3')[:2]  # YOLACT, B2Inst-YOLACT
+    yolact, b2inst = rows[0].toy, rows[1].toy
+    for seed, (y, b) in enumerate([(0.20, 0.22), (0.21, 0.24)]):
+        fake_run(runs, yolact, seed, y, 0.1)
+        fake_run(runs, b2inst, seed, b, 0.1)
+        write_info(tables, runs, yolact, seed)
+        write_info(tables, runs, b2inst, seed)
+    fake_score(tables.work_dir(runs, b2inst, 0), 6, 0.3, 0.1)
+    assert tables.record_runs(rows, runs, [0, 1], ledger) == 4
+    # nothing new: nothing written
+    assert tables.record_runs(rows, runs, [0, 1], ledger) == 0
+    recorded = tables.read_ledger(ledger)
+    entry = recorded[(b2inst, 0)]
+    assert entry['cpus'] == ['CPU A'] and entry['cpu_seconds'] == 600
+    assert entry['model'] == tables.model_digest(
+        tables._model_of(osp.join(ROOT, b2inst)))
+    assert entry['scores']['val']['coco/segm_mAP'] == 0.22
+    assert entry['scores']['val6']['coco/segm_mAP'] == 0.3
+    # The next machine: no work_dirs. Same table from the ledger alone.
+    empty = str(tmp_path / 'elsewhere')
+    entries = tables.collect(rows, empty, [0, 1], ledger=recorded)
+    assert entries[1]['paired'] == [0, 1]
+    assert entries[1]['delta']['coco/segm_mAP'] == pytest.approx(2.5)
+    assert tables.run_seconds(empty, rows, [0, 1], recorded) == 2400
+    assert tables.run_cpus(empty, rows, [0, 1], recorded) == ['CPU A']
+    calls = []
+    monkeypatch.setattr(
+        tables, '_train_one',
+        lambda config, seed, runs_dir, threads: calls.append(
+            (config, seed)) or True)
+    assert tables.train_missing(rows, empty, [0, 1, 2], 1, recorded)
+    assert calls == [(yolact, 2), (b2inst, 2)]
+    # A seed trained again on another CPU is another draw: it does not
+    # replace the recorded one.
+    other = str(tmp_path / 'other')
+    fake_run(other, yolact, 0, 0.5, 0.1)
+    write_info(tables, other, yolact, 0, cpu='CPU B')
+    assert tables.record_runs(rows[:1], other, [0], ledger) == 0
+    assert 'another draw' in capsys.readouterr().out
+    assert tables.read_ledger(ledger)[(yolact, 0)]['cpus'] == ['CPU A']
+    # An entry of an earlier version of the config is not used, and the
+    # run is trained again.
+    lines = open(ledger).read().splitlines()
+    stale = [json.loads(line) for line in lines]
+    for e in stale:
+        e['model'] = '0' * 16
+    with open(ledger, 'w') as f:
+        f.writelines(json.dumps(e) + '\n' for e in stale)
+    recorded = tables.read_ledger(ledger)
+    assert tables.collect(
+        rows, empty, [0], ledger=recorded)[0]['records'] == {}
+    calls.clear()
+    assert tables.train_missing(rows, empty, [0], 1, recorded)
+    assert calls == [(yolact, 0), (b2inst, 0)]
+    # main() reads --ledger and writes the table from it
+    fresh = str(tmp_path / 'fresh.jsonl')
+    assert tables.record_runs(rows, runs, [0, 1], fresh) == 4
+    assert tables.main([
+        '3', '--rows', 'B2Inst-YOLACT', '--runs-dir', empty, '--seeds', '0',
+        '1', '--ledger', fresh, '--out-dir',
+        str(tmp_path / 'out')
+    ]) == 0
+    assert '+2.5 [' in capsys.readouterr().out
