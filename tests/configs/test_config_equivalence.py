@@ -146,6 +146,10 @@ def intended(old_name: str, section: str, old, new):
         scorer = old.get('mask_head', {}).get('scorer')
         if scorer:
             scorer['roi_extractor']['featmap_strides'] = [8, 16, 32]
+    if section == 'model' and old_name.endswith('_toy'):
+        # Issue 15: toy detectors initialise each component from its own
+        # seed, so that ablation rows share their baseline's initialisation.
+        old['init_cfg'] = dict(type='PerComponentSeed')
     if section == 'model' and old_name.startswith('b2inst_yolact/'):
         # Issue 13, item 4: on YOLACT the boundary predictor starts as the
         # protonet's projection (Xavier; gain 4, or 1 behind the multi-scale

@@ -5,6 +5,10 @@
 _base_ = './blendmask_r50_fpn.py'
 
 model = dict(
+    # Each component from its own seed, so that an ablation row shares its
+    # baseline's initialisation wherever it does not change the model
+    # (mmb2inst/models/seeded_init.py).
+    init_cfg=dict(type='PerComponentSeed'),
     data_preprocessor=dict(
         mean=[123.68, 116.78, 103.94], std=[58.40, 57.12, 57.38]),
     backbone=dict(

@@ -5,6 +5,10 @@
 # toy objects.
 model = dict(
     type='YOLACT',
+    # Each component from its own seed, so that an ablation row shares its
+    # baseline's initialisation wherever it does not change the model
+    # (mmb2inst/models/seeded_init.py).
+    init_cfg=dict(type='PerComponentSeed'),
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.68, 116.78, 103.94],
