@@ -86,15 +86,19 @@ def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
     assert min(host) <= boundary <= max(host), (boundary, min(host), max(host))
 
 
-def test_yolact_predictor_at_gain_1_starts_below_the_range(tool):
-    """The control of the test above: the same B2Inst-YOLACT with the
-    predictor at Xavier gain 1 (the previous configs) starts below the
-    host's weakest loss, so the test can fail."""
+def test_yolact_predictor_at_std_001_starts_below_the_range(tool):
+    """The control of the test above, so that it can fail: the same
+    B2Inst-YOLACT with the predictor at std 0.01 (mmdet's prediction-layer
+    init, the first fix of issue 13) starts far below the host's weakest
+    loss. (At Xavier gain 1, the configs before gain 4, it started at
+    0.62-1.36x the weakest over seeds 0-4 with the per-component seeds:
+    too close to the edge to be a control; docs/results.md.)"""
     config = 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'
     cfg = Config.fromfile(osp.join(ROOT, config))
-    cfg.model.mask_head.boundary.init_cfg[1].pop('gain')
+    cfg.model.mask_head.boundary.init_cfg[1] = dict(
+        type='Normal', std=0.01, bias=0., override=dict(name='boundary_pred'))
     boundary, host = boundary_and_host_norms(tool, cfg.model, 0)
-    assert boundary < min(host)
+    assert boundary < 0.2 * min(host)
 
 
 def boundary_and_host_norms(tool, model_cfg, seed):
