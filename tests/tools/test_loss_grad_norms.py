@@ -92,7 +92,7 @@ def test_yolact_predictor_at_std_001_starts_below_the_range(tool):
     init, the first fix of issue 13) starts far below the host's weakest
     loss. (At Xavier gain 1, the configs before gain 4, it started at
     0.62-1.36x the weakest over seeds 0-4 with the per-component seeds:
-    too close to the edge to be a control; docs/results.md.)"""
+    too close to the edge to be a control; docs/design.md.)"""
     config = 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py'
     cfg = Config.fromfile(osp.join(ROOT, config))
     cfg.model.mask_head.boundary.init_cfg[1] = dict(
