@@ -44,6 +44,7 @@ some rows and their baselines.
 import argparse
 import csv
 import functools
+import glob
 import hashlib
 import inspect
 import json
@@ -313,7 +314,6 @@ def record_runs(rows, runs_dir: str, seeds, path: str) -> int:
     does not replace the one recorded (it is another draw, and the first
     one's pairs stand). Returns the number of entries written or updated.
     """
-    import glob
     ledger = read_ledger(path)
     changed = 0
     for row in rows:
@@ -428,9 +428,9 @@ def collect(rows, runs_dir: str, seeds, val_images=None, ledger=None):
                     f'than {row.toy} builds now (retrain it with --train)',
                     flush=True)
                 record = None
-            entry = ledger_entry(ledger or {}, row.toy, seed)
-            if record is None and entry is not None:
-                record = entry['scores'].get(
+            recorded = ledger_entry(ledger or {}, row.toy, seed)
+            if record is None and recorded is not None:
+                record = recorded['scores'].get(
                     f'val{val_images}' if val_images else 'val')
             if record is not None:
                 records[seed] = record
@@ -575,12 +575,13 @@ def _run_infos(runs_dir: str, rows, seeds, ledger=None):
     for row in rows:
         for seed in seeds:
             path = osp.join(work_dir(runs_dir, row.toy, seed), RUN_INFO)
-            entry = ledger_entry(ledger or {}, row.toy, seed)
             if osp.isfile(path):
                 with open(path) as f:
                     yield json.load(f)
-            elif entry is not None:
-                yield entry
+                continue
+            recorded = ledger_entry(ledger or {}, row.toy, seed)
+            if recorded is not None:
+                yield recorded
 
 
 def run_seconds(runs_dir: str, rows, seeds, ledger=None) -> float:
