@@ -2,16 +2,19 @@
 numbers: train the missing runs, then print the tables.
 
     python tools/tables.py 1 2 3 [--model blendmask|yolact]
-        [--seeds 0 1 2] [--rows LABEL ...] [--train [--jobs 2]]
+        [--seeds 0 1 2] [--rows LABEL ...] [--train [--jobs 2] [--threads N]]
         [--runs-dir work_dirs/ablation] [--out-dir work_dirs/tables]
         [--val-images 2000] [--record] [--ledger docs/toy_runs.jsonl]
 
 Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
 (trained with ``--train``: ``tools/train.py CONFIG --resume --cfg-options
 randomness.seed=S``, ``--jobs`` at a time with the machine's cores split
-between them; finished runs are reused, stopped ones resumed, and a run
-trained from an earlier version of its config is moved to
-``<dir>.stale-<time>`` and retrained; without ``--train`` it is left out).
+between them unless ``--threads`` says otherwise; two tables.py trainings
+side by side need ``--threads 1`` each, or their threads spin-wait for the
+shared cores and crawl, which the tool warns of; finished runs are
+reused, stopped ones resumed, and a run trained from an earlier version of
+its config is moved to ``<dir>.stale-<time>`` and retrained; without
+``--train`` it is left out).
 Per row: the mean over seeds (± the sample std) of the last validation's
 segm mAP, AP75, bbox mAP and Boundary AP in AP points; per non-baseline row
 the change of segm mAP and Boundary AP over the baseline, paired by seed,
@@ -791,10 +794,44 @@ def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
     return True
 
 
-def train_missing(rows, runs_dir: str, seeds, jobs: int, ledger=None) -> bool:
+def threads_per_run(jobs: int, threads=None, cores=None) -> int:
+    """``threads``, or the machine's cores split between ``jobs``."""
+    cores = cores or os.cpu_count() or 1
+    return threads if threads else max(1, cores // jobs)
+
+
+def oversubscription_warning(jobs: int, threads: int, cores: int, load: float):
+    """Why runs of ``threads`` threads, ``jobs`` at a time, would crawl on
+    ``cores`` cores with a 1-minute load average ``load`` (None if they
+    would not).
+
+    PyTorch's OpenMP threads spin while they wait for each other: threads
+    that share cores with other busy threads wait for every step (measured
+    here: two ``tables.py --jobs 1`` side by side on 2 cores, 2 threads a
+    run, trained YOLACT at 2-9 s an iteration instead of 0.4).
+    """
+    if jobs * threads > cores:
+        return (f'{jobs} runs x {threads} threads > {cores} cores: the runs '
+                'will wait for each other\'s cores; lower --jobs or '
+                '--threads.')
+    if threads > 1 and load >= 1:
+        return (f'the load average is {load:.1f} before training: another '
+                f'job uses the cores, and runs of {threads} threads would '
+                'spin-wait for them (5-20x slower); pass --threads 1 or '
+                'wait for it to finish.')
+    return None
+
+
+def train_missing(rows,
+                  runs_dir: str,
+                  seeds,
+                  jobs: int,
+                  ledger=None,
+                  threads=None) -> bool:
     """Train every (row, seed) without a validation record under
-    ``runs_dir`` or a current entry in ``ledger``, ``jobs`` at a time;
-    returns whether all succeeded."""
+    ``runs_dir`` or a current entry in ``ledger``, ``jobs`` at a time
+    (``threads`` each, default: the cores split between them); returns
+    whether all succeeded."""
     todo = []
     # seed by seed: a --train stopped part-way leaves whole seeds, every
     # row of a seed beside its baseline, not a few rows with many seeds
@@ -812,7 +849,12 @@ def train_missing(rows, runs_dir: str, seeds, jobs: int, ledger=None) -> bool:
                 continue  # recorded on an earlier machine
             if record is None and (row.toy, seed) not in todo:
                 todo.append((row.toy, seed))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_run(jobs, threads)
+    warning = oversubscription_warning(jobs, threads,
+                                       os.cpu_count() or 1,
+                                       os.getloadavg()[0]) if todo else None
+    if warning:
+        print(f'[tables] warning: {warning}', flush=True)
     with ThreadPoolExecutor(jobs) as pool:
         results = list(
             pool.map(lambda job: _train_one(*job, runs_dir, threads), todo))
@@ -836,6 +878,11 @@ def parse_args(argv=None):
         'prints it, e.g. --rows +HBB B2Inst-BlendMask')
     parser.add_argument('--train', action='store_true')
     parser.add_argument('--jobs', type=int, default=2)
+    parser.add_argument(
+        '--threads',
+        type=int,
+        help='threads of each run (default: the cores split between the '
+        '--jobs); give 1 when another job shares the machine')
     parser.add_argument('--runs-dir', default=RUNS_DIR)
     parser.add_argument(
         '--ledger',
@@ -881,7 +928,7 @@ def main(argv=None):
         ledger = read_ledger(ledger_path)
         if args.train:
             ok &= train_missing(rows, args.runs_dir, args.seeds, args.jobs,
-                                ledger)
+                                ledger, args.threads)
         if args.val_images:
             ok &= evaluate_missing(rows, args.runs_dir, args.seeds,
                                    args.val_images, args.jobs)

@@ -144,6 +144,36 @@ def test_train_missing_runs_only_what_is_missing(tables, tmp_path,
     assert all(t == max(1, (os.cpu_count() or 1) // 2) for *_, t in calls)
 
 
+def test_threads_per_run_and_oversubscription(tables, tmp_path, monkeypatch,
+                                              capsys):
+    assert tables.threads_per_run(2, cores=2) == 1
+    assert tables.threads_per_run(1, cores=2) == 2
+    assert tables.threads_per_run(3, cores=2) == 1
+    assert tables.threads_per_run(1, threads=1, cores=2) == 1
+    warn = tables.oversubscription_warning
+    assert warn(2, 1, 2, load=0.) is None
+    assert warn(1, 2, 2, load=0.) is None
+    assert warn(2, 1, 2, load=1.5) is None  # 1-thread runs do not spin
+    assert '2 runs x 2 threads > 2 cores' in warn(2, 2, 2, load=0.)
+    # another tables.py already training: 2-thread runs would spin-wait
+    assert 'load average is 2.0' in warn(1, 2, 2, load=2.)
+    # --threads reaches every run, and train_missing says so when it would
+    # oversubscribe
+    rows = tables.select_rows(tables.table_rows('1'), ['+HBB'])
+    calls = []
+    monkeypatch.setattr(
+        tables, '_train_one',
+        lambda config, seed, runs_dir, threads: calls.append(threads) or True)
+    monkeypatch.setattr(tables.os, 'getloadavg', lambda: (2., 2., 2.))
+    monkeypatch.setattr(tables.os, 'cpu_count', lambda: 2)
+    assert tables.train_missing(rows, str(tmp_path), [0], jobs=1, threads=1)
+    assert calls == [1, 1]
+    assert 'warning' not in capsys.readouterr().out
+    assert tables.train_missing(rows, str(tmp_path / 'b'), [0], jobs=1)
+    assert calls[2:] == [2, 2]
+    assert 'spin-wait' in capsys.readouterr().out
+
+
 def dump_config(run_dir, config, drop=(), **model_changes):
     """The config a run left in its work_dir, with ``model_changes``
     (dotted keys) applied and the ``drop`` keys of the model removed."""
