@@ -4,6 +4,8 @@
         [--reps 10] [--train-reps 0] [--threads 2] [--references]
     python tools/benchmark.py memory [--configs C ...] [--iters 200]
         [--batch-size 8] [--quick]
+    python tools/benchmark.py profile [--configs C ...] [--iters 5]
+        [--batch-size 8] [--threads 1] [--top 6]
     python tools/benchmark.py onnx [--configs C ...] [--reps 20]
         [--threads 2]
 
@@ -27,6 +29,11 @@ reported are the peak RSS of a training step and the least-squares trend of
 the RSS over the iterations ("stable" when it adds up to at most
 max(2%, 16 MB) over the run). Speed runs all models in one process, memory
 one per process: two measurements, one tool.
+
+``profile``: a few training steps of each toy config (default: the toy
+BlendMask, +HBB and B2Inst-BlendMask; batch 8 of a small generated toy set,
+1 thread) under PyTorch's profiler: the operators that take the most self
+CPU time, in ms per step and as a share of the step, configs side by side.
 
 ``onnx``: each model (default: the four toy hosts, random weights keeping
 their top 100 candidates) is exported with ``mmb2inst.deploy`` and its
@@ -289,26 +296,8 @@ def measure_memory(config: str, data_root: str, generator: dict, iters: int,
                    batch_size: int) -> dict:
     """Train ``config`` for ``iters`` steps in this process; the numbers."""
     import torch
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.runner import Runner, set_random_seed
-
-    import mmb2inst  # noqa: F401
-
-    register_all_modules(init_default_scope=True)
-    set_random_seed(0)
-    cfg = Config.fromfile(config)
-    loader_cfg = cfg.train_dataloader
-    loader_cfg.update(
-        batch_size=batch_size, num_workers=0, persistent_workers=False)
-    loader_cfg.dataset.update(data_root=data_root + '/', generator=generator)
-    loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    model.train()
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    loader, model, optim_wrapper = training_setup(config, data_root, generator,
+                                                  batch_size)
     marks = sorted({min(10, iters), iters // 2, iters})
     out = dict(
         config=config,
@@ -335,6 +324,33 @@ def measure_memory(config: str, data_root: str, generator: dict, iters: int,
     out['sec_per_iter'] = (time.time() - start) / iters
     out['threads'] = torch.get_num_threads()
     return out
+
+
+def training_setup(config: str, data_root: str, generator: dict,
+                   batch_size: int):
+    """``config``'s train loader (on the toy set of ``generator`` under
+    ``data_root``, in this process), its model (initialised, seed 0, in
+    training mode) and its optimizer wrapper."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.runner import Runner, set_random_seed
+
+    import mmb2inst  # noqa: F401
+
+    register_all_modules(init_default_scope=True)
+    set_random_seed(0)
+    cfg = Config.fromfile(config)
+    loader_cfg = cfg.train_dataloader
+    loader_cfg.update(
+        batch_size=batch_size, num_workers=0, persistent_workers=False)
+    loader_cfg.dataset.update(data_root=data_root + '/', generator=generator)
+    loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    return loader, model, build_optim_wrapper(model, cfg.optim_wrapper)
 
 
 def trend(trace: list, start: int = 10) -> float:
@@ -430,6 +446,84 @@ def memory(args) -> int:
     return 1 if any('error' in r for r in results) else 0
 
 
+# --- profile -------------------------------------------------------------
+def profile_steps(config: str, data_root: str, generator: dict, iters: int,
+                  batch_size: int) -> dict:
+    """``iters`` training steps of ``config`` under PyTorch's profiler,
+    after one unprofiled step: the wall seconds of a step and the self CPU
+    seconds per step of every operator (autograd's backward functions, such
+    as ``RoIAlignFunctionBackward``, are operators of their own)."""
+    from torch.profiler import ProfilerActivity, profile
+    loader, model, optim_wrapper = training_setup(config, data_root, generator,
+                                                  batch_size)
+    batches = []
+    for data in loader:
+        batches.append(data)
+        if len(batches) == iters + 1:
+            break
+    batches = (batches * (iters + 1))[:iters + 1]
+    model.train_step(batches[0], optim_wrapper)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for data in batches[1:]:
+            model.train_step(data, optim_wrapper)
+        step = (time.perf_counter() - start) / iters
+    ops = {
+        e.key: e.self_cpu_time_total / 1e6 / iters
+        for e in prof.key_averages()
+    }
+    return dict(config=config, step=step, ops=ops)
+
+
+def profile_table(results: list, top: int) -> str:
+    """Markdown: the ``top`` operators of each config by self CPU time,
+    in ms per step and % of all operators' self time, configs side by
+    side."""
+    keys = []
+    for r in results:
+        for key, _ in sorted(r['ops'].items(), key=lambda kv: -kv[1])[:top]:
+            if key not in keys:
+                keys.append(key)
+    names = [osp.splitext(osp.basename(r['config']))[0] for r in results]
+    lines = [
+        '| operator | ' + ' | '.join(names) + ' |',
+        '|' + ' --- |' * (len(names) + 1)
+    ]
+    for key in keys:
+        cells = []
+        for r in results:
+            total = sum(r['ops'].values())
+            sec = r['ops'].get(key, 0.)
+            cells.append(f'{1e3 * sec:.0f} ms ({100 * sec / total:.0f}%)')
+        lines.append(f'| `{key}` | ' + ' | '.join(cells) + ' |')
+    lines.append('| step (wall, profiled) | ' +
+                 ' | '.join(f'{1e3 * r["step"]:.0f} ms'
+                            for r in results) + ' |')
+    return '\n'.join(lines)
+
+
+def profile_configs(args) -> int:
+    import torch
+    from mmengine.logging import MMLogger
+
+    from mmb2inst.datasets import ensure_toy_dataset
+    torch.set_num_threads(args.threads)
+    # the weight initialisation's report, one line per tensor, is not wanted
+    MMLogger.get_instance('mmengine', log_level='WARNING')
+    generator = dict(MEMORY_GENERATOR, num_train=max(4 * args.batch_size, 16))
+    with tempfile.TemporaryDirectory() as tmp:
+        data_root = osp.join(tmp, 'toy')
+        ensure_toy_dataset(data_root, generator)
+        results = [
+            profile_steps(c, data_root, generator, args.iters, args.batch_size)
+            for c in args.configs
+        ]
+    print(f'Training step of batch {args.batch_size}, {args.iters} steps '
+          f'profiled, {args.threads} thread(s); self CPU time per step:\n')
+    print(profile_table(results, args.top))
+    return 0
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
@@ -460,6 +554,17 @@ def parse_args(argv=None):
     op.add_argument('--reps', type=int, default=20)
     op.add_argument('--warmup', type=int, default=2)
     op.add_argument('--threads', type=int, default=None)
+    pp = sub.add_parser(
+        'profile', help='where the time of a training step goes')
+    pp.add_argument(
+        '--configs',
+        nargs='+',
+        default=[c for _, c in HOSTS['blendmask']['toy']])
+    pp.add_argument('--iters', type=int, default=5)
+    pp.add_argument('--batch-size', type=int, default=8)
+    pp.add_argument('--threads', type=int, default=1)
+    pp.add_argument(
+        '--top', type=int, default=6, help='operators listed per config')
     args = parser.parse_args(argv)
     if args.command == 'memory' and args.quick:
         args.iters, args.batch_size = 20, 2
@@ -478,6 +583,8 @@ def main(argv=None):
     if args.command == 'onnx':
         onnx_speed(args)
         return 0
+    if args.command == 'profile':
+        return profile_configs(args)
     return memory(args)
 
 
