@@ -489,10 +489,10 @@ def profile_table(results: list, top: int) -> str:
         '| operator | ' + ' | '.join(names) + ' |',
         '|' + ' --- |' * (len(names) + 1)
     ]
+    totals = [sum(r['ops'].values()) for r in results]
     for key in keys:
         cells = []
-        for r in results:
-            total = sum(r['ops'].values())
+        for r, total in zip(results, totals):
             sec = r['ops'].get(key, 0.)
             cells.append(f'{1e3 * sec:.0f} ms ({100 * sec / total:.0f}%)')
         lines.append(f'| `{key}` | ' + ' | '.join(cells) + ' |')

@@ -740,7 +740,7 @@ def evaluate_missing(rows, runs_dir: str, seeds, num_images: int,
                 sets[data_root] = settings
     for data_root, settings in sets.items():  # once, before the jobs start
         ensure_toy_dataset(osp.join(ROOT, data_root), settings)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_run(jobs)
     with ThreadPoolExecutor(jobs) as pool:
         results = list(
             pool.map(lambda job: _evaluate_one(*job, threads), todo))
