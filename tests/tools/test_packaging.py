@@ -24,7 +24,14 @@ def _imported_top_levels(patterns):
                     names.update(a.name.split('.')[0] for a in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     names.add(node.module.split('.')[0])
-    local = {'mmb2inst', '_source_checkout', 'toy_runs', 'coco_runs'}
+    # The repo's own scripts import each other (tools/analysis imports
+    # tools/tables.py): those are local modules, not distributions.
+    scripts = {
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(
+            osp.join(ROOT, 'tools', '**', '*.py'), recursive=True)
+    }
+    local = {'mmb2inst', 'toy_runs', 'coco_runs'} | scripts
     return {n for n in names - local if n not in sys.stdlib_module_names}
 
 
