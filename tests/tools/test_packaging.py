@@ -12,6 +12,15 @@ from toy_runs import ROOT
 
 
 def _imported_top_levels(patterns):
+    # The tools' own scripts import each other (tools/analysis imports
+    # tools/tables.py): in a tool those are local modules, not
+    # distributions; in the package they would be a missing dependency.
+    tools_dir = osp.join(ROOT, 'tools')
+    scripts = {
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(osp.join(tools_dir, '**', '*.py'), recursive=True)
+    }
+    local = {'mmb2inst', 'toy_runs', 'coco_runs'}
     names = set()
     for pattern in patterns:
         for path in glob.glob(osp.join(ROOT, pattern), recursive=True):
@@ -19,19 +28,15 @@ def _imported_top_levels(patterns):
                 continue
             with open(path) as f:
                 tree = ast.parse(f.read())
+            found = set()
             for node in ast.walk(tree):
                 if isinstance(node, ast.Import):
-                    names.update(a.name.split('.')[0] for a in node.names)
+                    found.update(a.name.split('.')[0] for a in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                    names.add(node.module.split('.')[0])
-    # The repo's own scripts import each other (tools/analysis imports
-    # tools/tables.py): those are local modules, not distributions.
-    scripts = {
-        osp.splitext(osp.basename(p))[0]
-        for p in glob.glob(
-            osp.join(ROOT, 'tools', '**', '*.py'), recursive=True)
-    }
-    local = {'mmb2inst', 'toy_runs', 'coco_runs'} | scripts
+                    found.add(node.module.split('.')[0])
+            if path.startswith(tools_dir + osp.sep):
+                found -= scripts
+            names |= found
     return {n for n in names - local if n not in sys.stdlib_module_names}
 
 
