@@ -143,6 +143,25 @@ TABLES = OrderedDict([
                  'BlendMask',
                  coco=False),
          ])),
+    ('scorer',
+     dict(
+         title='Ablation: the holistic boundary basis (HBB) and the '
+         'boundary-aware scorer (BS + MS) on BlendMask, each with and '
+         'without the other',
+         rows=[
+             _row('BlendMask', 'blendmask', 'blendmask', 35.8, None),
+             _row(
+                 '+BS+MS (no HBB)',
+                 'blendmask',
+                 'b2inst-blendmask_bs-ms',
+                 None,
+                 'BlendMask',
+                 coco=False),
+             _row('+HBB', 'blendmask', 'b2inst-blendmask_hbb', 36.2,
+                  'BlendMask'),
+             _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8,
+                  'BlendMask'),
+         ])),
     ('3',
      dict(
          title='Table 3: B2Inst (HBB + BS + MS) on YOLACT and BlendMask',

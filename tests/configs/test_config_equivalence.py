@@ -61,6 +61,7 @@ REMOVED = {
 ADDED = {
     'b2inst_blendmask/b2inst-blendmask_hbb-logits_r18_1xb8-12e_toy',
     'b2inst_blendmask/b2inst-blendmask_hbb-affine_r18_1xb8-12e_toy',
+    'b2inst_blendmask/b2inst-blendmask_bs-ms_r18_1xb8-12e_toy',
 }
 # Keys the models now derive or their hosts fill in, so the configs no longer
 # state them: compared through the built model's state-dict shapes instead.
@@ -219,7 +220,8 @@ def test_every_old_config_is_accounted_for():
     kept = old - REMOVED
     for name in kept:
         assert RENAMED.get(name, name) in current, name
-    # New since: toy-only ablations of the boundary basis's form.
+    # New since: toy-only ablations (the boundary basis's form, the scorer
+    # without it).
     assert current == {RENAMED.get(n, n) for n in kept} | ADDED
 
 

@@ -56,18 +56,6 @@ CASES = [
         r'model\.bbox_head\.num_bases and model\.bbox_head\.attn_size, ',
         id='BlendMask num_params'),
     pytest.param(
-        YOLACT_SCORED, ['model.mask_head.boundary=None'],
-        r'^model\.mask_head\.scorer is set but model\.mask_head\.boundary is '
-        r"None; .*: set model\.mask_head\.boundary=dict\(type='BoundaryBasis'"
-        r'\) or drop model\.mask_head\.scorer\.$',
-        id='YOLACT scorer without boundary'),
-    pytest.param(
-        BLENDMASK_SCORED, ['model.mask_head.boundary=None'],
-        r'^model\.mask_head\.scorer \(.*\) needs model\.mask_head\.boundary '
-        r"\(.*\); add model\.mask_head\.boundary=dict\(type='BoundaryBasis'"
-        r'\) or drop model\.mask_head\.scorer\.$',
-        id='BlendMask scorer without boundary'),
-    pytest.param(
         YOLACT_SCORED,
         NO_SCORE, r'^model\.mask_head\.scorer\.with_iou=False and '
         r'model\.mask_head\.scorer\.with_boundary=False: nothing to regress'

@@ -350,13 +350,6 @@ def test_checkpoints_with_the_old_layout_load():
         assert torch.equal(value, state[key]), key
 
 
-def test_scorer_needs_boundary():
-    cfg = Config.fromfile(TOY)
-    cfg.model.mask_head.scorer = dict(type='BoundaryAwareScorer')
-    with pytest.raises(ValueError, match='mask_head.boundary'):
-        MODELS.build(copy.deepcopy(cfg.model))
-
-
 @pytest.mark.parametrize('row,branches', [('', ('iou', 'boundary')),
                                           ('hbb-bs_', ('boundary', )),
                                           ('hbb-ms_', ('iou', ))])

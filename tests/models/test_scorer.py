@@ -23,6 +23,9 @@ from mmb2inst.structures import laplacian_boundary
 
 TOY_SCORER = osp.join(
     ROOT, 'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py')
+# BlendMask with the scorer and without the holistic boundary basis.
+BLENDMASK_SCORER = osp.join(ROOT, 'configs', 'b2inst_blendmask',
+                            'b2inst-blendmask_bs-ms_r18_1xb8-12e_toy.py')
 
 
 def small_scorer(**kwargs):
@@ -434,6 +437,72 @@ def test_yolact_predict_rescores(toy_cfg, with_iou, with_boundary):
         assert torch.all(pred.mask_scores <= pred.scores)
 
 
+def scorer_without_boundary(host):
+    """The host's toy model with the scorer and without the boundary
+    basis, and its test-time score threshold set to keep every box."""
+    if host == 'yolact':
+        cfg = copy.deepcopy(Config.fromfile(TOY_SCORER).model)
+        cfg.mask_head.boundary = None
+    else:
+        cfg = copy.deepcopy(Config.fromfile(BLENDMASK_SCORER).model)
+        assert cfg.mask_head.get('boundary') is None
+    cfg.test_cfg.score_thr = 0.
+    return build_model(cfg)
+
+
+@pytest.mark.parametrize('host', ['yolact', 'blendmask'])
+def test_scorer_without_boundary_basis_trains(host):
+    """The scorer needs no boundary basis: the host's losses plus the two
+    scoring losses, no boundary loss, and the scoring losses reach the
+    scorer and the FPN."""
+    model = scorer_without_boundary(host)
+    assert model.mask_head.boundary is None
+    model.train()
+    data = toy_batch(model, size=128)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    assert 'loss_boundary' not in losses
+    assert losses['loss_score_iou'] > 0
+    assert losses['loss_score_boundary'] > 0
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total)
+    total.backward()
+    for name, p in model.mask_head.scorer.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert model.mask_head.scorer.iou_pred.weight.grad.abs().sum() > 0
+    assert model.mask_head.scorer.boundary_pred.weight.grad.abs().sum() > 0
+    assert model.neck.fpn_convs[0].conv.weight.grad.abs().sum() > 0
+    if host == 'blendmask':
+        # DDP with find_unused_parameters=False: every parameter is used.
+        for name, p in model.named_parameters():
+            assert p.grad is not None, name
+
+
+@pytest.mark.parametrize('host', ['yolact', 'blendmask'])
+def test_scorer_without_boundary_basis_rescores_eq2(host):
+    """Without the boundary basis the scorer leaves the host's boxes, class
+    scores and masks alone and ranks the masks by Eq. (2)."""
+    model = scorer_without_boundary(host)
+    spread_scorer_outputs(model.mask_head.scorer)
+    model.eval()
+    data = toy_batch(model, size=128)
+    with torch.no_grad():
+        preds = [
+            copy.deepcopy(s.pred_instances)
+            for s in model.predict(data['inputs'], data['data_samples'])
+        ]
+        model.mask_head.scorer = None
+        plain = model.predict(data['inputs'], data['data_samples'])
+    for pred, reference in zip(preds, plain):
+        ref = reference.pred_instances
+        assert len(pred) > 0
+        for key in ('bboxes', 'labels', 'masks', 'scores'):
+            assert torch.equal(pred[key], ref[key]), key
+        iou, boundary = pred.iou_scores, pred.boundary_scores
+        assert iou.std() > 0 and boundary.std() > 0
+        assert torch.allclose(pred.mask_scores,
+                              pred.scores * torch.sqrt(iou * boundary))
+
+
 def test_yolact_predict_without_detections(toy_cfg):
     cfg = copy.deepcopy(toy_cfg)
     cfg.test_cfg.score_thr = 1.1  # nothing passes
@@ -471,16 +540,6 @@ def test_dumped_results_keep_the_scores(toy_cfg, tmp_path):
         for key in ('scores', 'mask_scores', 'iou_scores', 'boundary_scores'):
             assert torch.equal(inst[key], pred[key]), key
         assert len(inst['masks']) == len(pred)  # RLE-encoded
-
-
-def test_scorer_requires_the_boundary_basis(toy_cfg):
-    cfg = copy.deepcopy(toy_cfg)
-    cfg.mask_head.boundary = None
-    cfg.mask_head.num_protos = cfg.bbox_head.num_protos = 32
-    with pytest.raises(
-            ValueError, match=r'mask_head\.scorer.*mask_head\.'
-            r'boundary'):
-        MODELS.build(cfg)
 
 
 def test_toy_scorer_config_only_adds_the_scorer(toy_cfg):

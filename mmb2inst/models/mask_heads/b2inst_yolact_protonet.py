@@ -10,7 +10,6 @@ from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList, OptInstanceList
 from torch import Tensor
 
-from mmb2inst.errors import ConfigError
 from mmb2inst.structures import box_crops, rescore
 from ..utils import roi_align
 
@@ -73,8 +72,8 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         boundary (dict, optional): Config of the ``BoundaryBasis``; its
             ``in_channels`` is filled in from ``proto_channels``.
         scorer (dict, optional): Config of the ``BoundaryAwareScorer``
-            (its ``in_channels`` defaults to the FPN channels). Requires
-            ``boundary``.
+            (its ``in_channels`` defaults to the FPN channels); it does
+            not need ``boundary``.
         **kwargs: The arguments of ``YOLACTProtonet``.
     """
 
@@ -86,13 +85,10 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         super().__init__(*args, **kwargs)
         self.boundary = None
         self.scorer = None
-        if scorer is not None and boundary is None:
-            raise ConfigError(
-                'model.mask_head.scorer is set but model.mask_head.boundary '
-                'is None; the boundary-aware scorer is part of B2Inst on top '
-                'of the holistic boundary basis (Table 1): set '
-                "model.mask_head.boundary=dict(type='BoundaryBasis') or drop "
-                'model.mask_head.scorer.')
+        if scorer is not None:
+            scorer = dict(scorer)
+            scorer.setdefault('in_channels', self.in_channels)
+            self.scorer = MODELS.build(scorer)
         if boundary is None:
             return
         # The last projection (conv to K prototypes, and its ReLU) comes
@@ -108,10 +104,6 @@ class B2InstYOLACTProtonet(YOLACTProtonet):
         # head's coefficients to the same number).
         self.num_protos = self.proto_channels[-1] + int(
             self.boundary.use_as_basis)
-        if scorer is not None:
-            scorer = dict(scorer)
-            scorer.setdefault('in_channels', self.in_channels)
-            self.scorer = MODELS.build(scorer)
 
     def loss(self,
              x: tuple,

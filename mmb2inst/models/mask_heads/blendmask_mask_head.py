@@ -12,7 +12,6 @@ from mmdet.utils import InstanceList, OptConfigType
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmb2inst.errors import ConfigError
 from mmb2inst.structures import box_crops, rescore
 from .blender import blend, centerness_targets, paste_masks, pool_bases
 
@@ -52,8 +51,10 @@ class BlendMaskHead(BaseMaskHead):
         loss_semantic (dict, optional): Auxiliary semantic loss; None
             disables the semantic head.
         boundary (dict, optional): ``BoundaryBasis`` config.
-        scorer (dict, optional): ``BoundaryAwareScorer`` config; needs
-            ``boundary``. Its ``in_channels`` defaults to the FPN's.
+        scorer (dict, optional): ``BoundaryAwareScorer`` config. Its
+            ``in_channels`` defaults to the FPN's. It scores the blended
+            masks from the FPN features and does not need ``boundary``
+            (the toy ablation ``tools/tables.py scorer`` uses it alone).
     """
 
     def __init__(self,
@@ -77,12 +78,6 @@ class BlendMaskHead(BaseMaskHead):
                  test_cfg: OptConfigType = None,
                  init_cfg: OptConfigType = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        if scorer is not None and boundary is None:
-            raise ConfigError(
-                'model.mask_head.scorer (the boundary-aware mask scorer) '
-                'needs model.mask_head.boundary (the holistic boundary '
-                "basis); add model.mask_head.boundary=dict(type='"
-                "BoundaryBasis') or drop model.mask_head.scorer.")
         self.num_classes = num_classes
         self.attn_size = attn_size
         self.pooler_size = pooler_size
