@@ -178,3 +178,22 @@ def spread_scorer_outputs(scorer) -> None:
         layer = getattr(scorer, f'{name}_pred')
         torch.nn.init.constant_(layer.bias, 0.5)
         layer.weight.data.mul_(0.1)
+
+
+def predict_with_and_without_scorer(model, data) -> tuple:
+    """``model``'s predictions (``pred_instances`` per image) with its
+    scorer, then with the scorer removed (``mask_head.scorer = None``).
+    ``predict()`` writes into the data samples, so the first are copied
+    before the second call."""
+    import copy
+    with torch.no_grad():
+        scored = [
+            copy.deepcopy(s.pred_instances)
+            for s in model.predict(data['inputs'], data['data_samples'])
+        ]
+        model.mask_head.scorer = None
+        plain = [
+            s.pred_instances
+            for s in model.predict(data['inputs'], data['data_samples'])
+        ]
+    return scored, plain

@@ -1,6 +1,5 @@
 """BlendMask and B2Inst-BlendMask: the blender by hand, head shapes, targets,
 upstream equalities (FCOS), training and prediction."""
-import copy
 import math
 import os.path as osp
 
@@ -13,7 +12,8 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config, ConfigDict
 from mmengine.structures import InstanceData
-from toy_runs import ROOT, spread_scorer_outputs
+from toy_runs import (ROOT, predict_with_and_without_scorer,
+                      spread_scorer_outputs)
 
 from mmb2inst.models.mask_heads import (blend, centerness_targets, paste_masks,
                                         pool_bases)
@@ -359,15 +359,8 @@ def test_scorer_rescores_masks_eq2(row, branches):
     spread_scorer_outputs(model.mask_head.scorer)
     model.eval()
     data = batch(model, (3, 2), training=False)
-    with torch.no_grad():
-        preds = [
-            copy.deepcopy(s.pred_instances)
-            for s in model.predict(data['inputs'], data['data_samples'])
-        ]
-        model.mask_head.scorer = None
-        plain = model.predict(data['inputs'], data['data_samples'])
+    preds, plain = predict_with_and_without_scorer(model, data)
     for pred, ref in zip(preds, plain):
-        ref = ref.pred_instances
         assert len(pred) > 0
         # Detections and masks are the plain model's; only masks are
         # rescored, boxes keep their class score.

@@ -14,7 +14,8 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.fileio import load
-from toy_runs import (ROOT, build_model, load_tool, spread_scorer_outputs,
+from toy_runs import (ROOT, build_model, load_tool,
+                      predict_with_and_without_scorer, spread_scorer_outputs,
                       toy_batch)
 
 import mmb2inst  # noqa: F401
@@ -404,16 +405,8 @@ def test_yolact_predict_rescores(toy_cfg, with_iou, with_boundary):
     spread_scorer_outputs(model.mask_head.scorer)
     data = toy_batch(model)
     model.eval()
-    with torch.no_grad():
-        # predict() writes into the data samples: copy before the 2nd call
-        preds = [
-            copy.deepcopy(s.pred_instances)
-            for s in model.predict(data['inputs'], data['data_samples'])
-        ]
-        model.mask_head.scorer = None
-        plain = model.predict(data['inputs'], data['data_samples'])
-    for pred, reference in zip(preds, plain):
-        ref = reference.pred_instances
+    preds, plain = predict_with_and_without_scorer(model, data)
+    for pred, ref in zip(preds, plain):
         assert len(pred) > 0
         # YOLACT's detections, masks and class scores are untouched
         assert torch.equal(pred.scores, ref.scores)
@@ -485,15 +478,8 @@ def test_scorer_without_boundary_basis_rescores_eq2(host):
     spread_scorer_outputs(model.mask_head.scorer)
     model.eval()
     data = toy_batch(model, size=128)
-    with torch.no_grad():
-        preds = [
-            copy.deepcopy(s.pred_instances)
-            for s in model.predict(data['inputs'], data['data_samples'])
-        ]
-        model.mask_head.scorer = None
-        plain = model.predict(data['inputs'], data['data_samples'])
-    for pred, reference in zip(preds, plain):
-        ref = reference.pred_instances
+    preds, plain = predict_with_and_without_scorer(model, data)
+    for pred, ref in zip(preds, plain):
         assert len(pred) > 0
         for key in ('bboxes', 'labels', 'masks', 'scores'):
             assert torch.equal(pred[key], ref[key]), key
