@@ -42,12 +42,16 @@ def test_norms_and_boundary_terms_on_blendmask(tool):
         'loss_cls', 'loss_mask', 'loss_boundary', 'boundary/bce',
         'boundary/dice', 'boundary/crisp'
     } <= set(norms)
-    # The split is the loss itself: weights 1, loss = bce + dice + crisp.
+    # The split is the loss itself: loss = weight * (bce + dice + crisp),
+    # the terms unweighted (the toy B2Inst-BlendMask weighs it 0.25).
+    weight = model.mask_head.boundary.loss_boundary.loss_weight
+    assert weight == 0.25
     total = sum(norms[f'boundary/{t}'][0] for t in ('bce', 'dice', 'crisp'))
-    assert total == pytest.approx(norms['loss_boundary'][0], rel=1e-5)
+    assert weight * total == pytest.approx(
+        norms['loss_boundary'][0], rel=1e-5)
     # Norms are of the gradient over all trainable parameters (a norm of a
     # sum is at most the sum of the norms).
-    assert norms['loss_boundary'][1] <= sum(
+    assert norms['loss_boundary'][1] <= weight * sum(
         norms[f'boundary/{t}'][1]
         for t in ('bce', 'dice', 'crisp')) * (1 + 1e-6)
     assert all(v[1] > 0 for v in norms.values())
@@ -71,7 +75,6 @@ def test_local_supervision_has_no_term_split(tool):
     'configs/b2inst_yolact/b2inst-yolact_design-b_r18_1xb8-12e_toy.py',
     'configs/b2inst_yolact/b2inst-yolact_design-c_r18_1xb8-12e_toy.py',
     'configs/b2inst_yolact/b2inst-yolact_design-d_r18_1xb8-12e_toy.py',
-    'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py'
 ])
 @pytest.mark.parametrize('seed', [0, 1])
 def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
@@ -84,6 +87,25 @@ def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
         tool,
         Config.fromfile(osp.join(ROOT, config)).model, seed)
     assert min(host) <= boundary <= max(host), (boundary, min(host), max(host))
+
+
+@pytest.mark.parametrize('seed', [0, 1])
+def test_blendmask_toy_weight_scales_a_loss_inside_the_range(tool, seed):
+    """On the toy B2Inst-BlendMask the unweighted boundary loss starts
+    inside the host's range (issue 13, item 4); the shipped weight, 0.25 as
+    on COCO, chosen on toy accuracy (issue 15: +1.7 [+0.4, +2.9] mask AP
+    over weight 1, 5 seeds), scales its pull linearly and so starts it
+    below the weakest host loss (about 0.3-0.4x; inside the range after
+    training, docs/design.md)."""
+    config = 'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py'
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    shipped, host = boundary_and_host_norms(tool, cfg.model, seed)
+    cfg.model.mask_head.boundary.loss_boundary = dict(loss_weight=1.)
+    unweighted, same_host = boundary_and_host_norms(tool, cfg.model, seed)
+    assert same_host == pytest.approx(host, rel=1e-6)
+    assert min(host) <= unweighted <= max(host), (unweighted, host)
+    assert shipped == pytest.approx(0.25 * unweighted, rel=1e-5)
+    assert shipped < min(host)
 
 
 def test_yolact_predictor_at_std_001_starts_below_the_range(tool):
