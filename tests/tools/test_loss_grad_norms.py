@@ -47,8 +47,7 @@ def test_norms_and_boundary_terms_on_blendmask(tool):
     weight = model.mask_head.boundary.loss_boundary.loss_weight
     assert weight == 0.25
     total = sum(norms[f'boundary/{t}'][0] for t in ('bce', 'dice', 'crisp'))
-    assert weight * total == pytest.approx(
-        norms['loss_boundary'][0], rel=1e-5)
+    assert weight * total == pytest.approx(norms['loss_boundary'][0], rel=1e-5)
     # Norms are of the gradient over all trainable parameters (a norm of a
     # sum is at most the sum of the norms).
     assert norms['loss_boundary'][1] <= weight * sum(
