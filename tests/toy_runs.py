@@ -1,6 +1,7 @@
 """Helpers of the tests that train toy models through the entry points
 (`mim train`, tools/dist_train.sh): the toy model configs, a tiny toy
 dataset, and subprocess runs."""
+import copy
 import importlib.util
 import os
 import os.path as osp
@@ -162,8 +163,6 @@ def toy_batch(model, num_items=(3, 2), size=64, seed=0) -> dict:
 
 def build_model(model_cfg, seed=0):
     """``model_cfg`` built and initialised under ``seed``."""
-    import copy
-
     from mmdet.registry import MODELS
     torch.manual_seed(seed)
     model = MODELS.build(copy.deepcopy(model_cfg))
@@ -185,7 +184,6 @@ def predict_with_and_without_scorer(model, data) -> tuple:
     scorer, then with the scorer removed (``mask_head.scorer = None``).
     ``predict()`` writes into the data samples, so the first are copied
     before the second call."""
-    import copy
     with torch.no_grad():
         scored = [
             copy.deepcopy(s.pred_instances)
