@@ -10,6 +10,8 @@ from mmdet.utils import register_all_modules
 # The helpers (toy_runs, coco_runs) live here, the tests in subfolders.
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
+from coco_runs import SMOKE_PROCESSES  # noqa: E402
+
 import mmb2inst  # noqa: F401,E402
 
 register_all_modules(init_default_scope=True)
@@ -30,28 +32,24 @@ def coco_root(coco_set):
     return coco_set[0]
 
 
-# The unit layer (`pytest -m "not slow"`) is the pure functions, losses,
-# metrics, datasets and configs. Whole-model training steps and the tools'
-# end-to-end runs (subprocesses, exports, several processes) take seconds
-# to minutes each on 2 CPU cores, so these modules (and tests) count as
-# slow as a whole; CI runs everything.
-SLOW_MODULES = (
-    'tests/tools/',
-    'tests/deploy/',
-    'tests/models/test_amp.py',
-    'tests/models/test_b2inst_yolact.py',
-    'tests/models/test_blendmask.py',
-    'tests/models/test_degenerate.py',
-    'tests/models/test_polygon_masks.py',
-    'tests/models/test_scorer.py::test_yolact_training_step',
-    'tests/engine/test_freeze_hook.py',
-    'tests/configs/test_config_errors.py',
-)
-
-
 def pytest_collection_modifyitems(config, items):
-    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    for item in items:
-        path = osp.relpath(str(item.fspath), root).replace(osp.sep, '/')
-        if f'{path}::{item.name}'.startswith(SLOW_MODULES):
-            item.add_marker(pytest.mark.slow)
+    # The COCO smoke tests run last: their runs train in the background
+    # meanwhile (pytest_collection_finish).
+    items.sort(
+        key=lambda item: item.get_closest_marker('coco_smoke') is not None)
+
+
+def pytest_collection_finish(session):
+    runs = [
+        item.callspec.params['run'] for item in session.items
+        if item.get_closest_marker('coco_smoke')
+    ]
+    if runs and not session.config.option.collectonly:
+        from coco_runs import SmokeProcesses
+        session.config.stash[SMOKE_PROCESSES] = SmokeProcesses(runs)
+
+
+def pytest_sessionfinish(session):
+    procs = session.config.stash.get(SMOKE_PROCESSES, None)
+    if procs is not None:
+        procs.close()

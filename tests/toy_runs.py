@@ -17,7 +17,8 @@ from mmb2inst.datasets import ensure_toy_dataset
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BIN = osp.dirname(sys.executable)
 
-# Every toy model: the slow entry-point tests (resume, DDP) run each of them.
+# Every toy model: the slow entry-point tests (resume, DDP) run each of them
+# (DDP of the hosts alone only in the extended tests).
 # Add a model's toy config here when it lands.
 TOY_MODEL_CONFIGS = [
     'configs/yolact/yolact_r18_1xb8-12e_toy.py',

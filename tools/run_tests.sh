@@ -20,5 +20,5 @@ if ! yapf --diff --recursive "${targets[@]}" > /tmp/mmb2inst-yapf.diff; then
 fi
 
 echo "[tests] pytest"
-# --durations: where CI's time goes (it must stay well under 90 minutes).
-python -m pytest --durations=25 "$@"
+# --durations: where the time of the tests goes (docs/testing.md).
+python -m pytest --durations=15 "$@"

@@ -26,7 +26,7 @@ import torch
 from faster_coco_eval import COCO, COCOeval_faster
 from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import get_local_path
+from mmengine.fileio import dump, get_local_path
 from mmengine.logging import MMLogger
 from pycocotools import mask as mask_util
 from terminaltables import AsciiTable
@@ -85,6 +85,10 @@ class BoundaryAPMetric(BaseMetric):
         classwise (bool): Also log a per-class table and report each
             class's AP as ``{iou_type}_{class}_precision``. Defaults to
             False.
+        outfile_prefix (str, optional): When given, the detections of each
+            ``iou_type`` are also written, in COCO's results format, to
+            ``{outfile_prefix}.{iou_type}.json``: the exact input of the
+            evaluation. Defaults to None.
         backend_args (dict, optional): Arguments of the file backend that
             reads ``ann_file``. Defaults to None.
         collect_device (str): Device used to collect results across ranks,
@@ -99,6 +103,7 @@ class BoundaryAPMetric(BaseMetric):
                  dilation_ratio: float = 0.02,
                  iou_types: Union[str, Sequence[str]] = ('boundary', ),
                  classwise: bool = False,
+                 outfile_prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -115,6 +120,7 @@ class BoundaryAPMetric(BaseMetric):
                 f'dilation_ratio must be > 0, got {dilation_ratio}')
         self.dilation_ratio = dilation_ratio
         self.classwise = classwise
+        self.outfile_prefix = outfile_prefix
 
         if ann_file is None:
             raise ValueError(
@@ -284,6 +290,11 @@ class BoundaryAPMetric(BaseMetric):
         """
         logger = MMLogger.get_current_instance()
         eval_results = OrderedDict()
+        if self.outfile_prefix is not None:
+            for iou_type in self.iou_types:
+                path = f'{self.outfile_prefix}.{iou_type}.json'
+                dump(_jsonable(self.results2dets(results, iou_type)), path)
+                logger.info(f'{iou_type} detections written to {path}')
         if sum(len(result['labels']) for result in results) == 0:
             logger.warning(
                 f'BoundaryAPMetric: no detection in the {len(results)} '
@@ -343,6 +354,19 @@ class BoundaryAPMetric(BaseMetric):
             [['category'] + list(_STAT_KEYS)] + rows, title=f' {iou_type} ')
         logger.info('\n' + table.table)
         return out
+
+
+def _jsonable(dets: List[dict]) -> List[dict]:
+    """COCO result dicts with RLE ``counts`` as ``str`` (pycocotools gives
+    ``bytes``), as COCO's results files store them."""
+    out = []
+    for det in dets:
+        rle = det.get('segmentation')
+        if rle is not None and isinstance(rle.get('counts'), bytes):
+            det = dict(
+                det, segmentation=dict(rle, counts=rle['counts'].decode()))
+        out.append(det)
+    return out
 
 
 def _to_numpy(x: Union[torch.Tensor, np.ndarray]) -> np.ndarray:

@@ -2,37 +2,35 @@
 
 The data is the synthetic COCO-format set (COCO's layout, category ids,
 polygons of several parts, crowd RLEs, several image sizes, a grayscale
-image, empty images, unusable annotations). Each config runs unchanged but
-for the data root, a random-init backbone (no weights can be downloaded
-here), batch size, iteration count, workers, seed and logging
-(``coco_runs.smoke_options``): at least 10 iterations with its own optimizer
-and schedule, then a validation pass. The runs go two at a time, one thread
-each.
+image, an empty image, unusable annotations). Each config in
+``coco_runs.SMOKE_RUNS`` runs unchanged but for the data root, a random-init
+backbone (no weights can be downloaded here), batch size, iteration count,
+workers, seed, logging, the test score threshold (0, so that every
+validation image has detections to evaluate) and, for the 'reduced' runs,
+the scales of its pipelines' resizes (``coco_runs.smoke_options``): at
+least 10 iterations with its own optimizer and schedule, then a validation
+pass with box, mask and Boundary AP. The runs go in two long-lived
+processes (``tests/coco_smoke.py``), one thread each, started when the
+session starts: they train while the rest of the suite runs, and their tests
+run last. The 3x configs that
+are a 1x config with a longer schedule are checked against it instead.
 """
 import glob
+import json
 import os
 import os.path as osp
-import shutil
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
-from coco_runs import (COCO_CONFIGS, loss_growth, loss_problems, read_scalars,
+from coco_runs import (EXTRA_SEEDS, LOADERS, METRICS, RESEEDED, RESULT_FILES,
+                       SCHEDULE_KEYS, SCHEDULE_TWINS, SMOKE_PROCESSES,
+                       SMOKE_RUNS, loss_growth, loss_problems, run_id,
                        smoke_options, train)
 from mmengine.config import Config
 from toy_runs import ROOT, load_state
 
-# The configs that diverged with the earlier boundary loss (review of
-# 98b5ac3) also run with two more seeds.
-RESEEDED = [
-    'configs/b2inst_yolact/b2inst-yolact_hbb_r50_1xb8-55e_coco.py',
-    'configs/b2inst_yolact/b2inst-yolact_r50_1xb8-55e_coco.py',
-    'configs/b2inst_yolact/b2inst-yolact_design-a_r50_1xb8-55e_coco.py',
-]
-RUNS = [(c, 0) for c in COCO_CONFIGS] + [(c, s) for c in RESEEDED
-                                         for s in (1, 2)]
-METRICS = ('coco/bbox_mAP', 'coco/segm_mAP', 'boundary/boundary_mAP')
+RUNS = [(c, 0) for c in SMOKE_RUNS]
+EXTENDED_RUNS = [(c, s) for c in RESEEDED for s in EXTRA_SEEDS]
 # The boundary loss and predictor initialisation used before the COCO path
 # was exercised (BoundaryLoss docstring), restored as a user would: a config
 # on top of the shipped one (init_cfg replaced as a whole).
@@ -47,114 +45,188 @@ model = dict(
                 crisp_alpha=1e-3,
                 loss_weight=1.0))))
 """
-# Smoke runs keep no checkpoints (an R-50 checkpoint is ~300 MB).
-NO_CHECKPOINTS = {
-    'default_hooks.checkpoint.interval': 100000,
-    'default_hooks.checkpoint.save_last': False,
-}
 
 
-def run_id(run) -> str:
-    config, seed = run
-    return f'{osp.splitext(osp.basename(config))[0]}-seed{seed}'
+def _run_id(run) -> str:
+    return run_id(*run)
 
 
 @pytest.fixture(scope='session')
-def smoke_results(request, coco_root, tmp_path_factory):
-    """Run the selected smoke runs, two at a time; ``{run: (returncode,
-    stderr, scalars work_dir, seconds)}``."""
-    selected = [
-        item.callspec.params['run'] for item in request.session.items
-        if getattr(item, 'originalname', '') == 'test_coco_config_smoke'
-    ]
-    base = tmp_path_factory.mktemp('coco_smoke')
-
-    def go(run):
-        config, seed = run
-        work_dir = str(base / run_id(run))
-        start = time.time()
-        result = train(
-            config,
-            coco_root,
-            work_dir,
-            seed=seed,
-            threads=1,
-            extra=NO_CHECKPOINTS)
-        for path in glob.glob(osp.join(work_dir, '*.pth')):
-            os.remove(path)  # keep the logs only
-        return run, (result.returncode, result.stderr, work_dir,
-                     time.time() - start)
-
-    with ThreadPoolExecutor(2) as pool:
-        results = dict(pool.map(go, selected))
+def smoke_results(request):
+    """``{run: result}`` of the smoke processes that the session started
+    (``conftest.pytest_collection_finish``), once they have finished; the
+    data root they used."""
+    procs = request.config.stash[SMOKE_PROCESSES]
+    results = procs.results()
     if os.environ.get('MMB2INST_SMOKE_REPORT'):
         write_report(os.environ['MMB2INST_SMOKE_REPORT'], results)
-    yield results
-    shutil.rmtree(base, ignore_errors=True)
+    return results, procs
 
 
 def write_report(path: str, results: dict) -> None:
     """A markdown table of the smoke runs (``MMB2INST_SMOKE_REPORT=path``):
-    exit code, seconds, first and last total loss, the largest growth of
-    any loss over its first value (``loss_growth``, what the test checks)
-    and the validation metrics."""
+    input scale, seconds, first and last total loss, the largest growth of
+    any loss over its first value (``loss_growth``, what the test checks),
+    the validation APs and the detections they were computed over."""
     lines = [
-        '| run | exit | s | loss first -> last | max growth | bbox / segm '
-        '/ boundary mAP |', '| --- | --- | --- | --- | --- | --- |'
+        '| run | scale | s | loss first -> last | max growth | bbox / segm '
+        '/ boundary mAP | detections per val image |',
+        '| --- | --- | --- | --- | --- | --- | --- |'
     ]
-    for run, (code, _, work_dir, seconds) in sorted(results.items()):
-        try:
-            records, metrics = read_scalars(work_dir)
-        except AssertionError:
-            records, metrics = [], {}
+    for run, result in sorted(results.items()):
+        if result is None or result['error']:
+            lines.append(f'| {_run_id(run)} | failed |  |  |  |  |  |')
+            continue
+        records, metrics = result['records'], result['metrics']
         losses = [r['loss'] for r in records if 'loss' in r]
         keys = sorted({k for r in records for k in r if k.startswith('loss')})
         growth = max(
             (loss_growth([r[k] for r in records if k in r]) for k in keys),
             default=float('nan'))
-        loss = (f'{losses[0]:.4g} -> {losses[-1]:.4g}' if losses else '-')
+        loss = f'{losses[0]:.4g} -> {losses[-1]:.4g}' if losses else '-'
         maps = ' / '.join(f'{metrics[k]:.3f}' if k in metrics else '-'
                           for k in METRICS)
-        lines.append(f'| {run_id(run)} | {code} | {seconds:.0f} | {loss} | '
-                     f'{growth:.2f} | {maps} |')
+        counts = sorted({
+            n
+            for kind in result['detections'].values()
+            for n in kind.values()
+        })
+        lines.append(f"| {_run_id(run)} | {result['scale']} | "
+                     f"{result['seconds']:.0f} | {loss} | {growth:.2f} | "
+                     f'{maps} | {min(counts, default=0)}-'
+                     f'{max(counts, default=0)} |')
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
 
 
-def test_every_coco_config_has_a_smoke_run():
-    assert {c for c, _ in RUNS} == set(COCO_CONFIGS)
-    assert len(COCO_CONFIGS) >= 20
+def test_every_coco_config_is_smoke_run_or_a_schedule_twin():
+    on_disk = {
+        osp.relpath(p, ROOT)
+        for p in glob.glob(
+            osp.join(ROOT, 'configs', '**', '*_coco.py'), recursive=True)
+    }
+    assert len(on_disk) >= 20
+    unknown = on_disk - set(SMOKE_RUNS) - set(SCHEDULE_TWINS)
+    assert not unknown, ('add these configs to coco_runs.SMOKE_RUNS (or '
+                         f'SCHEDULE_TWINS): {sorted(unknown)}')
+    assert not set(SMOKE_RUNS) & set(SCHEDULE_TWINS)
+    assert set(SMOKE_RUNS) | set(SCHEDULE_TWINS) == on_disk
+    assert set(SCHEDULE_TWINS.values()) <= set(SMOKE_RUNS)
+    assert set(SMOKE_RUNS.values()) <= {'full', 'reduced'}
+    full = sorted(c for c, s in SMOKE_RUNS.items() if s == 'full')
+    assert full == [
+        'configs/b2inst_blendmask/b2inst-blendmask_r50_1x_coco.py',
+        'configs/b2inst_yolact/b2inst-yolact_r50_1xb8-55e_coco.py'
+    ]
 
 
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+@pytest.mark.parametrize('twin', sorted(SCHEDULE_TWINS), ids=osp.basename)
+def test_schedule_twin_differs_in_schedule_keys_only(twin):
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+    long = Config.fromfile(osp.join(ROOT, twin))
+    short = Config.fromfile(osp.join(ROOT, SCHEDULE_TWINS[twin]))
+    differ = {k for k in set(long) | set(short) if long.get(k) != short.get(k)}
+    assert differ and differ <= set(SCHEDULE_KEYS), differ
+    loop, short_loop = long.train_cfg, short.train_cfg
+    assert {k for k in loop if loop[k] != short_loop.get(k)} == {'max_iters'}
+    assert loop.max_iters > short_loop.max_iters
+    # The schedulers build on the config's optimizer and end with the loop.
+    optim = build_optim_wrapper(torch.nn.Linear(2, 2), long.optim_wrapper)
+    lr = optim.optimizer.param_groups[0]['lr']
+    for cfg in long.param_scheduler:
+        scheduler = PARAM_SCHEDULERS.build(
+            dict(cfg, optimizer=optim.optimizer))
+        assert scheduler.end <= loop.max_iters
+        assert all(0 < m < loop.max_iters for m in cfg.get('milestones', []))
+        assert scheduler.optimizer.param_groups[0]['initial_lr'] == lr
 
 
-@pytest.mark.parametrize('config', COCO_CONFIGS)
+def _allowed(key: str) -> bool:
+    if key.startswith(LOADERS):
+        name = key.rsplit('.', 1)[-1]
+        if '.pipeline.' in key:
+            return name in ('scale', 'scales')
+        return name in ('batch_size', 'num_workers', 'persistent_workers',
+                        'data_root')
+    if key.startswith(('val_evaluator.', 'test_evaluator.')):
+        return key.rsplit('.', 1)[-1] in ('ann_file', 'outfile_prefix')
+    return key in ('model.backbone.init_cfg', 'model.test_cfg.score_thr',
+                   'load_from', 'randomness.seed', 'train_cfg.max_iters',
+                   'train_cfg.max_epochs', 'train_cfg.val_interval',
+                   'default_hooks.logger.interval',
+                   'default_hooks.checkpoint.interval',
+                   'default_hooks.checkpoint.save_last',
+                   'log_processor.window_size')
+
+
+@pytest.mark.parametrize('config', sorted(SMOKE_RUNS), ids=osp.basename)
 def test_smoke_options_change_only_what_they_may(config, coco_root):
-    allowed = ('model.backbone.init_cfg', 'randomness.seed',
-               'train_dataloader.', 'val_dataloader.', 'test_dataloader.',
-               'val_evaluator.', 'test_evaluator.', 'train_cfg.max_',
-               'train_cfg.val_interval', 'default_hooks.logger.interval',
-               'log_processor.window_size')
-    for key in smoke_options(config, coco_root):
-        assert key.startswith(allowed), key
-        if key.startswith(LOADERS):
-            assert key.rsplit('.', 1)[-1] in ('batch_size', 'num_workers',
-                                              'persistent_workers',
-                                              'data_root'), key
+    opts = smoke_options(config, coco_root, '/tmp/work', SMOKE_RUNS[config])
+    assert all(_allowed(k) for k in opts), [k for k in opts if not _allowed(k)]
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    types = {
+        loader: [step['type'] for step in cfg[loader].dataset.pipeline]
+        for loader in LOADERS
+    }
+    cfg.merge_from_dict(opts)
+    for loader in LOADERS:
+        # Pipeline types and order unchanged; the resizes at the scale asked.
+        pipeline = cfg[loader].dataset.pipeline
+        assert [step['type'] for step in pipeline] == types[loader]
+    assert cfg.model.test_cfg.score_thr == 0
+    if SMOKE_RUNS[config] == 'reduced':
+        resizes = [k for k in opts if '.pipeline.' in k]
+        assert len(resizes) >= 2, opts  # training and validation
+
+
+@pytest.mark.parametrize('factor', [0.5, 0.25])
+def test_input_scale_options_scale_every_resize(factor):
+    from coco_runs import input_scale_options
+    blendmask = Config.fromfile(
+        osp.join(ROOT, 'configs/blendmask/blendmask_r50_1x_coco.py'))
+    opts = input_scale_options(blendmask, factor)
+    train = [v for k, v in opts.items() if k.startswith('train_')]
+    assert train == [[(round(1333 * factor), round(s * factor))
+                      for s in range(640, 801, 32)]]
+    assert opts['val_dataloader.dataset.pipeline.1.scale'] == (round(1333 *
+                                                                     factor),
+                                                               round(800 *
+                                                                     factor))
+    yolact = Config.fromfile(
+        osp.join(ROOT, 'configs/yolact/yolact_r50_1xb8-55e_coco.py'))
+    side = round(550 * factor)
+    assert set(input_scale_options(yolact, factor).values()) == {(side, side)}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('run', RUNS, ids=run_id)
+@pytest.mark.coco_smoke
+@pytest.mark.parametrize(
+    'run',
+    RUNS +
+    [pytest.param(r, marks=pytest.mark.extended) for r in EXTENDED_RUNS],
+    ids=_run_id)
 def test_coco_config_smoke(run, smoke_results):
-    returncode, stderr, work_dir, _ = smoke_results[run]
-    assert returncode == 0, stderr[-3000:]
-    records, metrics = read_scalars(work_dir)
+    results, procs = smoke_results
+    result = results[run]
+    assert result is not None, ('the smoke process died before this run:\n' +
+                                procs.log_tail())
+    assert result['error'] is None, result['error'][-3000:]
+    records, metrics = result['records'], result['metrics']
     assert len(records) >= 10
     assert not loss_problems(records)
     for key in METRICS:
         assert key in metrics, sorted(metrics)
         assert 0 <= metrics[key] <= 1
+    # Box, mask and Boundary AP were computed over detections on every
+    # validation image: colour, grayscale, with crowd and multi-part
+    # instances, and without any instance.
+    with open(f'{procs.data_root}/annotations/instances_val2017.json') as f:
+        images = {str(img['id']) for img in json.load(f)['images']}
+    assert set(result['detections']) == set(RESULT_FILES)
+    for kind, counts in result['detections'].items():
+        assert set(counts) == images, kind
+        assert all(0 < n <= 100 for n in counts.values()), (kind, counts)
 
 
 @pytest.mark.slow
@@ -174,7 +246,14 @@ def test_legacy_boundary_loss_diverges_and_the_guard_keeps_the_checkpoint(
     legacy = Config.fromfile(str(config)).model.mask_head.boundary
     assert legacy.init_cfg == [dict(type='Kaiming', layer='Conv2d')]
     assert legacy.loss_boundary.crisp_distance == 'ratio'
-    result = train(str(config), coco_root, work_dir, iters=40, threads=1)
+    result = train(
+        str(config),
+        coco_root,
+        work_dir,
+        scale='reduced',
+        iters=40,
+        threads=2,
+        checkpoints=True)
     assert result.returncode == 1, result.stderr[-3000:]
     message = result.stderr[result.stderr.index('mmb2inst: '):]
     assert 'training diverged at iteration' in message

@@ -130,6 +130,7 @@ def test_friendly_errors_print_one_line(capsys):
     ]
 
 
+@pytest.mark.slow
 def test_train_tool_reports_the_config_error(tmp_path):
     """What a user of ``mim train`` / ``tools/train.py`` sees: the model is
     built by MMEngine's Runner, before any data is read."""

@@ -45,6 +45,7 @@ def batch(model, shape):
         demo_mm_inputs(1, [[3, *shape]], num_classes=5), False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
 def test_graphs_equal_pytorch(config, tmp_path):
     model = toy_model(config)
@@ -93,6 +94,7 @@ def test_unsupported_model_is_refused_before_writing(tmp_path):
     assert not osp.exists(out)
 
 
+@pytest.mark.slow
 def test_existing_files_need_force(tmp_path):
     model = toy_model(CONFIGS[2])
     out = str(tmp_path)

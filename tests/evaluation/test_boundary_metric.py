@@ -293,3 +293,38 @@ def test_bad_arguments(tmp_path):
     metric.dataset_meta = dict(classes=('disk', 'cat'))
     with pytest.raises(ValueError, match="'cat'"):
         metric.results2dets([], 'boundary')
+
+
+def test_outfile_holds_the_evaluated_detections(tmp_path):
+    # Written in COCO's results format: loaded back as results it gives the
+    # same AP (the shifted square of the test above: 0.5).
+    from faster_coco_eval import COCO, COCOeval_faster
+    gt = _square(96, 30, 30, 20)
+    ann_file = _write_gt(tmp_path, [(1, (96, 96), [(1, gt)]),
+                                    (2, (96, 96), [])], [(1, 'box')])
+    prefix = str(tmp_path / 'results')
+    metric = BoundaryAPMetric(
+        ann_file=ann_file,
+        iou_types=('boundary', 'bbox'),
+        outfile_prefix=prefix)
+    out = _evaluate(metric, [
+        _sample(1, (96, 96), [np.roll(gt, 1, axis=1)], [0]),
+        _sample(2, (96, 96), [_square(96, 0, 0, 10)], [0], [0.5])
+    ], ('box', ))
+    with open(f'{prefix}.boundary.json') as f:
+        dets = json.load(f)
+    assert [(d['image_id'], d['category_id'], d['score'])
+            for d in dets] == [(1, 1, 1.0), (2, 1, 0.5)]
+    assert all(isinstance(d['segmentation']['counts'], str) for d in dets)
+    coco = COCO(ann_file)
+    coco_eval = COCOeval_faster(
+        coco, coco.loadRes(dets), iouType='boundary', print_function=print)
+    coco_eval.evaluate()
+    coco_eval.accumulate()
+    coco_eval.summarize()
+    assert coco_eval.stats_as_dict['AP_all'] == pytest.approx(
+        out['boundary/boundary_mAP'], abs=5e-4)
+    assert out['boundary/boundary_mAP'] == pytest.approx(0.5)
+    with open(f'{prefix}.bbox.json') as f:
+        assert [d['bbox'] for d in json.load(f)] == [[31., 30., 20., 20.],
+                                                     [0., 0., 10., 10.]]

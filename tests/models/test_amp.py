@@ -157,6 +157,7 @@ def test_scorer_losses_under_autocast(dtype):
     'configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
     'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py',
 ])
+@pytest.mark.slow
 def test_training_step_under_autocast(config, dtype, coco_root):
     from test_polygon_masks import build_model, coco_batch, losses_of
     batch = coco_batch(coco_root, poly2mask=False)

@@ -58,6 +58,7 @@ def test_identical_to_mmdet_yolact_with_boundary_off():
             assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', TOY_DESIGNS, ids=osp.basename)
 def test_design_trains_and_predicts(config):
     cfg = Config.fromfile(config).model

@@ -203,6 +203,7 @@ def test_bbox_head_scores_are_sqrt_of_fcos_scores():
 
 
 # Whole model
+@pytest.mark.slow
 @pytest.mark.parametrize('design', [None, 'a', 'b', 'c', 'd', 'e'])
 def test_forward_shapes(design):
     model = build(TOY if design is None else B2INST.format(design))
@@ -228,6 +229,7 @@ def test_forward_shapes(design):
             assert torch.equal(bases[:, 4:], boundary.sigmoid())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('design', [None, 'a', 'b', 'e'])
 @pytest.mark.parametrize('num_items', [(3, 2), (0, 0)])
 def test_train_step_losses_finite_and_every_parameter_used(design, num_items):
@@ -253,6 +255,7 @@ def test_train_step_losses_finite_and_every_parameter_used(design, num_items):
         assert losses['loss_mask'].item() == 0
 
 
+@pytest.mark.slow
 def test_loss_goes_down_on_a_fixed_toy_batch():
     model = build(B2INST.format('e'))
     model.train()
@@ -350,6 +353,7 @@ def test_checkpoints_with_the_old_layout_load():
         assert torch.equal(value, state[key]), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('row,branches', [('', ('iou', 'boundary')),
                                           ('hbb-bs_', ('boundary', )),
                                           ('hbb-ms_', ('iou', ))])

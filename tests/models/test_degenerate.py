@@ -23,6 +23,9 @@ from toy_runs import ROOT
 from mmb2inst.datasets import ToyShapesDataset
 from mmb2inst.datasets.toy_shapes import CLASSES, encode_rle
 
+# Every test here trains a model.
+pytestmark = pytest.mark.slow
+
 CONFIGS = {
     'yolact':
     'yolact/yolact_r18_1xb8-12e_toy.py',

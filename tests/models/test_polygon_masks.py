@@ -17,6 +17,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.runner import set_random_seed
 from toy_runs import ROOT
 
+# Every test here trains a model.
+pytestmark = pytest.mark.slow
+
 MODEL_CONFIGS = [
     'configs/yolact/yolact_r18_1xb8-12e_toy.py',
     'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py',

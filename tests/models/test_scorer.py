@@ -296,6 +296,7 @@ def test_mask_inputs_are_detached_features_are_not():
     assert fpn[0].grad is not None and fpn[0].grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_scorer_learns_on_fixed_batch():
     """A few Adam steps on one batch: the regression losses must drop."""
     torch.manual_seed(2)
@@ -354,6 +355,7 @@ def toy_cfg():
     return Config.fromfile(TOY_SCORER).model
 
 
+@pytest.mark.slow
 def test_yolact_training_step(toy_cfg):
     model = build_model(toy_cfg)
     model.train()
@@ -384,6 +386,7 @@ def test_yolact_training_step(toy_cfg):
     assert model.neck.fpn_convs[0].conv.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_yolact_training_without_gt(toy_cfg):
     model = build_model(toy_cfg)
     model.train()
@@ -470,6 +473,7 @@ def test_scorer_without_boundary_basis_trains(host):
             assert p.grad is not None, name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('host', ['yolact', 'blendmask'])
 def test_scorer_without_boundary_basis_rescores_eq2(host):
     """Without the boundary basis the scorer leaves the host's boxes, class
@@ -489,6 +493,7 @@ def test_scorer_without_boundary_basis_rescores_eq2(host):
                               pred.scores * torch.sqrt(iou * boundary))
 
 
+@pytest.mark.slow
 def test_yolact_predict_without_detections(toy_cfg):
     cfg = copy.deepcopy(toy_cfg)
     cfg.test_cfg.score_thr = 1.1  # nothing passes
@@ -504,6 +509,7 @@ def test_yolact_predict_without_detections(toy_cfg):
             assert pred[key].shape == (0, ), key
 
 
+@pytest.mark.slow
 def test_dumped_results_keep_the_scores(toy_cfg, tmp_path):
     """What `mim test ... --out x.pkl` writes: mmdet's DumpDetResults in an
     MMEngine Evaluator, as tools/test.py appends it."""

@@ -46,6 +46,7 @@ def differing(a: dict, b: dict) -> set:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('base, row, allowed', ROWS)
 def test_rows_share_their_baselines_initialisation(base, row, allowed):
     a, b = initialised(base), initialised(row)

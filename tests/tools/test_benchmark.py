@@ -29,6 +29,7 @@ def test_profile_table_by_hand(bench):
     assert len(lines) == 5
 
 
+@pytest.mark.slow
 def test_profiled_training_step(bench, tmp_path):
     from mmb2inst.datasets import ensure_toy_dataset
     generator = dict(bench.MEMORY_GENERATOR, num_train=4)

@@ -40,6 +40,7 @@ def test_enlarge_and_titled_row(compare_models):
     assert (row[:, 60:60 + gap] == 255).all()
 
 
+@pytest.mark.slow
 def test_compare_models_pictures(compare_models, tmp_path):
     data_root = str(tmp_path / 'toy')
     opts = [

@@ -111,10 +111,23 @@ def dist_train(config, toy, tmp_path_factory):
     return _runs[config]
 
 
-@pytest.mark.parametrize('config', TOY_MODEL_CONFIGS, ids=config_id)
+# In CI the two full B2Inst models (every module B2Inst adds, on both
+# hosts); the hosts alone and the boundary basis alone in the extended tests.
+DDP_IN_CI = ('configs/b2inst_yolact/b2inst-yolact_r18_1xb8-12e_toy.py',
+             'configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    'config', [
+        c if c in DDP_IN_CI else pytest.param(c, marks=pytest.mark.extended)
+        for c in TOY_MODEL_CONFIGS
+    ],
+    ids=config_id)
 def test_dist_train_on_cpu_keeps_replicas_identical(config, toy,
                                                     tmp_path_factory):
     assert osp.isfile(osp.join(ROOT, config)), config
+    assert set(DDP_IN_CI) <= set(TOY_MODEL_CONFIGS)
     res = dist_train(config, toy, tmp_path_factory)
     log, work_dir = res['log'], res['work_dir']
     assert res['out'].returncode == 0, log[-4000:]
@@ -172,11 +185,12 @@ def predict_in_process(config, ckpt, data_root, gen):
     return preds
 
 
+@pytest.mark.slow
 def test_dist_test_on_cpu_predicts_each_image_once(toy, tmp_path_factory,
                                                    tmp_path):
     """`bash tools/dist_test.sh` splits the images over 2 processes and
     gathers every image's prediction once: those of the model run here."""
-    config = TOY_MODEL_CONFIGS[0]
+    config = DDP_IN_CI[0]  # its DDP run is shared with the test above
     res = dist_train(config, toy, tmp_path_factory)
     assert res['out'].returncode == 0, res['log'][-4000:]
     data_root, gen = toy

@@ -58,6 +58,7 @@ def test_norms_and_boundary_terms_on_blendmask(tool):
     assert not model.mask_head.boundary.boundary_pred._forward_hooks
 
 
+@pytest.mark.slow
 def test_local_supervision_has_no_term_split(tool):
     model, data = fresh(
         'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py',
@@ -75,6 +76,7 @@ def test_local_supervision_has_no_term_split(tool):
     'configs/b2inst_yolact/b2inst-yolact_design-c_r18_1xb8-12e_toy.py',
     'configs/b2inst_yolact/b2inst-yolact_design-d_r18_1xb8-12e_toy.py',
 ])
+@pytest.mark.slow
 @pytest.mark.parametrize('seed', [0, 1])
 def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
     """Issue 13, item 4, at initialisation: the boundary loss's gradient on
@@ -88,6 +90,7 @@ def test_boundary_loss_pulls_within_the_host_range_at_init(tool, config, seed):
     assert min(host) <= boundary <= max(host), (boundary, min(host), max(host))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('seed', [0, 1])
 def test_blendmask_toy_weight_scales_a_loss_inside_the_range(tool, seed):
     """On the toy B2Inst-BlendMask the unweighted boundary loss starts

@@ -142,6 +142,7 @@ def interrupted_and_uninterrupted(tmp_path, **kwargs):
                           last)), load_state(str(tmp_path / 'B' / last))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'kwargs', [
         dict(),
@@ -270,6 +271,7 @@ def kill_in_epoch_2(args, out_file, timeout=300):
                     pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config', list(RESUME_CONFIGS), ids=osp.basename)
 def test_killed_and_resumed_run_equals_uninterrupted_run(config, tmp_path):
     assert osp.isfile(osp.join(ROOT, config)), config

@@ -190,6 +190,7 @@ def dump_config(run_dir, config, drop=(), **model_changes):
     cfg.dump(osp.join(run_dir, osp.basename(config)))
 
 
+@pytest.mark.slow
 def test_stale_runs_are_set_aside_and_retrained(tables, tmp_path, monkeypatch):
     runs = str(tmp_path / 'runs')
     rows = tables.table_rows('3')

@@ -71,6 +71,7 @@ def trained(tmp_path_factory):
     return dict(data_root=data_root, work_dir=work_dir, opts=opts)
 
 
+@pytest.mark.slow
 def test_mim_train_writes_checkpoint_and_validates(trained):
     work_dir = trained['work_dir']
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
@@ -81,6 +82,7 @@ def test_mim_train_writes_checkpoint_and_validates(trained):
         osp.join(trained['data_root'], 'annotations', 'instances_val.json'))
 
 
+@pytest.mark.slow
 def test_tables_scores_a_run_on_the_extended_val_split(trained, tmp_path):
     """tools/tables.py --val-images: a real run scored by tools/test.py on
     the val split extended from 8 to 12 images (the configs test in batches
@@ -106,6 +108,7 @@ def test_tables_scores_a_run_on_the_extended_val_split(trained, tmp_path):
             'boundary/boundary_mAP'} <= set(score)
 
 
+@pytest.mark.slow
 def test_mim_resume_continues_from_last_epoch(trained):
     work_dir = trained['work_dir']
     before = open(osp.join(work_dir, 'epoch_1.pth'), 'rb').read()
@@ -120,6 +123,7 @@ def test_mim_resume_continues_from_last_epoch(trained):
     assert open(osp.join(work_dir, 'epoch_1.pth'), 'rb').read() == before
 
 
+@pytest.mark.slow
 def test_mim_test_from_saved_checkpoint(trained):
     work_dir = trained['work_dir']
     pkl = osp.join(work_dir, 'preds.pkl')
@@ -132,6 +136,7 @@ def test_mim_test_from_saved_checkpoint(trained):
     assert osp.getsize(pkl) > 0
 
 
+@pytest.mark.slow
 def test_fresh_run_refuses_to_overwrite_checkpoints(trained):
     work_dir = trained['work_dir']
     stamp = {
@@ -150,6 +155,7 @@ def test_fresh_run_refuses_to_overwrite_checkpoints(trained):
     }
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_under_weights_only(trained):
     ckpt = osp.join(trained['work_dir'], 'epoch_1.pth')
     probe = ('from mmengine.runner.checkpoint import _load_checkpoint; '
@@ -174,6 +180,7 @@ def test_checkpoint_round_trip_under_weights_only(trained):
         torch.load(ckpt)
 
 
+@pytest.mark.slow
 def test_load_detector_reads_weights_and_meta_once(trained, tmp_path):
     """What the picture and score tools load: the checkpoint's weights
     (also from a DDP-wrapped run's ``module.`` keys), its dataset meta, eval
@@ -209,6 +216,7 @@ def test_load_detector_reads_weights_and_meta_once(trained, tmp_path):
         load_detector(cfg(B2INST_TOY), ckpt)
 
 
+@pytest.mark.slow
 def test_vis_bases_writes_pictures(trained, tmp_path):
     out = tool('vis_bases.py', YOLACT_TOY,
                osp.join(trained['work_dir'], 'epoch_1.pth'), '--num', '2',
@@ -217,6 +225,7 @@ def test_vis_bases_writes_pictures(trained, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['000000.png', '000001.png']
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_is_refused(trained):
     ckpt = osp.join(trained['work_dir'], 'epoch_1.pth')
     model = MODELS.build(Config.fromfile(osp.join(ROOT, B2INST_TOY)).model)
@@ -230,6 +239,7 @@ def test_checkpoint_of_another_model_is_refused(trained):
     assert 'Traceback' not in out.stderr
 
 
+@pytest.mark.slow
 def test_missing_dataset_is_a_clear_error(tmp_path):
     out = tool(
         'train.py',
@@ -245,6 +255,7 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
     assert 'Traceback' not in out.stderr
 
 
+@pytest.mark.slow
 def test_unknown_type_names_the_key(trained, tmp_path):
     out = tool('train.py', YOLACT_TOY, '--work-dir', str(tmp_path / 'w'),
                '--cfg-options', *trained['opts'],
@@ -256,6 +267,7 @@ def test_unknown_type_names_the_key(trained, tmp_path):
     assert 'Traceback' not in out.stderr
 
 
+@pytest.mark.slow
 def test_corrupt_image_is_a_clear_error(trained, tmp_path):
     data_root = str(tmp_path / 'toy')
     shutil.copytree(trained['data_root'], data_root)
