@@ -54,11 +54,6 @@ COCO_CATEGORIES = ((1, 'person'), (2, 'bicycle'), (3, 'car'), (4,
                                                              'refrigerator'),
                    (84, 'book'), (85, 'clock'), (86, 'vase'), (87, 'scissors'),
                    (88, 'teddy bear'), (89, 'hair drier'), (90, 'toothbrush'))
-# Share of the instances that are people, about COCO's most frequent
-# category; the rest are of COCO's 80 categories uniformly. A randomly
-# initialised model learns within its first iterations that most objects
-# are people, so that the smoke runs' first detections can score AP > 0.
-PERSON_SHARE = 0.5
 # A category id inside COCO's range that COCO does not use.
 UNKNOWN_CATEGORY_ID = 12
 
@@ -74,7 +69,7 @@ IMAGES = dict(
     val=((640, 480, False, True), (427, 640, True, True),
          (640, 360, False, True), (480, 480, False, False)))
 SPLITS = ('train', 'val')
-FORMAT_VERSION = 2
+FORMAT_VERSION = 1
 
 
 def _shape(rng: np.random.Generator, cx: float, cy: float,
@@ -158,9 +153,9 @@ def _image_annotations(rng: np.random.Generator, width: int, height: int,
         ann = _annotation(segmentation, width, height)
         if ann['area'] < 1:
             continue
-        person = rng.random() < PERSON_SHARE
-        category = 0 if person else int(rng.integers(0, 80))
-        ann.update(category_id=COCO_CATEGORIES[category][0], iscrowd=0)
+        ann.update(
+            category_id=int(COCO_CATEGORIES[int(rng.integers(0, 80))][0]),
+            iscrowd=0)
         anns.append(ann)
         masks.append(_rasterise(segmentation, width, height))
     if with_crowd:
