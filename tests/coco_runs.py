@@ -311,6 +311,42 @@ def train(config: str,
         MKL_NUM_THREADS=str(threads))
 
 
+def smoke_report(results: dict) -> list:
+    """The lines of a markdown table of the smoke runs (printed at the end
+    of the session; ``MMB2INST_SMOKE_REPORT=path`` also writes it):
+    input scale, seconds, first and last total loss, the largest growth of
+    any loss over its first value (``loss_growth``, what the test checks),
+    the validation APs and the detections they were computed over."""
+    lines = [
+        '| run | scale | s | loss first -> last | max growth | bbox / segm '
+        '/ boundary mAP | detections per val image |',
+        '| --- | --- | --- | --- | --- | --- | --- |'
+    ]
+    for run, result in sorted(results.items()):
+        if result is None or result['error']:
+            lines.append(f'| {run_id(*run)} | failed |  |  |  |  |  |')
+            continue
+        records, metrics = result['records'], result['metrics']
+        losses = [r['loss'] for r in records if 'loss' in r]
+        keys = sorted({k for r in records for k in r if k.startswith('loss')})
+        growth = max(
+            (loss_growth([r[k] for r in records if k in r]) for k in keys),
+            default=float('nan'))
+        loss = f'{losses[0]:.4g} -> {losses[-1]:.4g}' if losses else '-'
+        maps = ' / '.join(f'{metrics[k]:.3f}' if k in metrics else '-'
+                          for k in METRICS)
+        counts = sorted({
+            n
+            for kind in result['detections'].values()
+            for n in kind.values()
+        })
+        lines.append(f"| {run_id(*run)} | {result['scale']} | "
+                     f"{result['seconds']:.0f} | {loss} | {growth:.2f} | "
+                     f'{maps} | {min(counts, default=0)}-'
+                     f'{max(counts, default=0)} |')
+    return lines
+
+
 class SmokeProcesses:
     """The smoke runs of a test session, in two background processes
     (``tests/coco_smoke.py``, one thread each) started as soon as the
@@ -323,7 +359,7 @@ class SmokeProcesses:
         self.base = tempfile.mkdtemp(prefix='mmb2inst-coco-smoke-')
         self.data_root = osp.join(self.base, 'coco')
         generate_synthetic_coco(self.data_root)
-        self.runs, self.procs = runs, []
+        self.runs, self.procs, self.done = runs, [], None
         for i, share in enumerate(_shares(runs)):
             spec = osp.join(self.base, f'spec{i}.json')
             with open(spec, 'w') as f:
@@ -355,6 +391,8 @@ class SmokeProcesses:
                 proc.kill()
                 proc.wait()
             log.close()
+        if self.done is not None:
+            return self.done
         out = {}
         for config, seed in self.runs:
             path = osp.join(self.base, run_id(config, seed), 'result.json')
@@ -362,6 +400,7 @@ class SmokeProcesses:
             if osp.isfile(path):
                 with open(path) as f:
                     out[(config, seed)] = json.load(f)
+        self.done = out
         return out
 
     def log_tail(self, chars: int = 3000) -> str:

@@ -49,6 +49,15 @@ def pytest_collection_finish(session):
         session.config.stash[SMOKE_PROCESSES] = SmokeProcesses(runs)
 
 
+def pytest_terminal_summary(terminalreporter):
+    procs = terminalreporter.config.stash.get(SMOKE_PROCESSES, None)
+    if procs is not None and procs.done is not None:
+        from coco_runs import smoke_report
+        terminalreporter.section('COCO smoke runs')
+        for line in smoke_report(procs.done):
+            terminalreporter.write_line(line)
+
+
 def pytest_sessionfinish(session):
     procs = session.config.stash.get(SMOKE_PROCESSES, None)
     if procs is not None:

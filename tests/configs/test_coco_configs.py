@@ -24,8 +24,8 @@ import pytest
 import torch
 from coco_runs import (EXTRA_SEEDS, LOADERS, METRICS, RESEEDED, RESULT_FILES,
                        SCHEDULE_KEYS, SCHEDULE_TWINS, SMOKE_PROCESSES,
-                       SMOKE_RUNS, loss_growth, loss_problems, run_id,
-                       smoke_options, train)
+                       SMOKE_RUNS, loss_problems, run_id, smoke_options,
+                       smoke_report, train)
 from mmengine.config import Config
 from toy_runs import ROOT, load_state
 
@@ -59,44 +59,9 @@ def smoke_results(request):
     procs = request.config.stash[SMOKE_PROCESSES]
     results = procs.results()
     if os.environ.get('MMB2INST_SMOKE_REPORT'):
-        write_report(os.environ['MMB2INST_SMOKE_REPORT'], results)
+        with open(os.environ['MMB2INST_SMOKE_REPORT'], 'w') as f:
+            f.write('\n'.join(smoke_report(results)) + '\n')
     return results, procs
-
-
-def write_report(path: str, results: dict) -> None:
-    """A markdown table of the smoke runs (``MMB2INST_SMOKE_REPORT=path``):
-    input scale, seconds, first and last total loss, the largest growth of
-    any loss over its first value (``loss_growth``, what the test checks),
-    the validation APs and the detections they were computed over."""
-    lines = [
-        '| run | scale | s | loss first -> last | max growth | bbox / segm '
-        '/ boundary mAP | detections per val image |',
-        '| --- | --- | --- | --- | --- | --- | --- |'
-    ]
-    for run, result in sorted(results.items()):
-        if result is None or result['error']:
-            lines.append(f'| {_run_id(run)} | failed |  |  |  |  |  |')
-            continue
-        records, metrics = result['records'], result['metrics']
-        losses = [r['loss'] for r in records if 'loss' in r]
-        keys = sorted({k for r in records for k in r if k.startswith('loss')})
-        growth = max(
-            (loss_growth([r[k] for r in records if k in r]) for k in keys),
-            default=float('nan'))
-        loss = f'{losses[0]:.4g} -> {losses[-1]:.4g}' if losses else '-'
-        maps = ' / '.join(f'{metrics[k]:.3f}' if k in metrics else '-'
-                          for k in METRICS)
-        counts = sorted({
-            n
-            for kind in result['detections'].values()
-            for n in kind.values()
-        })
-        lines.append(f"| {_run_id(run)} | {result['scale']} | "
-                     f"{result['seconds']:.0f} | {loss} | {growth:.2f} | "
-                     f'{maps} | {min(counts, default=0)}-'
-                     f'{max(counts, default=0)} |')
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
 
 
 def test_every_coco_config_is_smoke_run_or_a_schedule_twin():
