@@ -1,5 +1,6 @@
 """Test session set-up: MMDetection's modules registered and its scope set as
 the default one, as the runner does for a config with default_scope='mmdet'."""
+import os
 import os.path as osp
 import sys
 import warnings
@@ -47,6 +48,13 @@ def pytest_collection_finish(session):
     if runs and not session.config.option.collectonly:
         from coco_runs import SmokeProcesses
         session.config.stash[SMOKE_PROCESSES] = SmokeProcesses(runs)
+        # The two smoke processes take a core each: the rest of the suite
+        # (and the processes it starts) runs one thread at a time beside
+        # them. Several threads per process on oversubscribed cores
+        # spin-wait for each other, many times slower.
+        os.environ.update(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+        import torch
+        torch.set_num_threads(1)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -217,7 +217,7 @@ def test_legacy_boundary_loss_diverges_and_the_guard_keeps_the_checkpoint(
         work_dir,
         scale='reduced',
         iters=40,
-        threads=2,
+        threads=1,
         checkpoints=True)
     assert result.returncode == 1, result.stderr[-3000:]
     message = result.stderr[result.stderr.index('mmb2inst: '):]
@@ -237,5 +237,5 @@ def test_legacy_boundary_loss_diverges_and_the_guard_keeps_the_checkpoint(
     assert all(
         torch.isfinite(v).all() for v in state.values()
         if v.is_floating_point())
-    saved = sorted(p for p in os.listdir(work_dir) if p.endswith('.pth'))
-    assert saved == [f'epoch_{e}.pth' for e in range(1, last_epoch + 1)]
+    saved = {p for p in os.listdir(work_dir) if p.endswith('.pth')}
+    assert saved == {f'epoch_{e}.pth' for e in range(1, last_epoch + 1)}
