@@ -2,7 +2,7 @@
 
     python tools/model_converters/adelaidet_parity.py
         --adelaidet DIR --detectron2 DIR [--depth 50] [--seed 0]
-        [--sizes 128x160,100x150,160x96] [--threads 2]
+        [--sizes 128x160,100x150:150x225,160x96] [--threads 2]
         [--record tests/data/adelaidet_blendmask_parity.npz] [--json FILE]
 
 Both models get the same weights: seeded random tensors in AdelaiDet's key
@@ -12,8 +12,9 @@ the 0.05 threshold), loaded strictly into AdelaiDet's ``R_50_1x`` model
 (``configs/BlendMask/R_50_1x.yaml``, ``MODEL.RESNETS.DEPTH`` from
 ``--depth``) and converted by ``adelaidet_blendmask.py`` into
 ``configs/blendmask/blendmask_m14_r50_1x_coco.py``. Both run on the same
-images (seeded, BGR, no resize; sizes that are not multiples of 32 are
-padded by both) and are compared stage by stage: P3-P7, the FCOS class /
+images (seeded, BGR; sizes that are not multiples of 32 are padded by
+both; ``HxW:OHxOW`` asks for the results at another size, as a resized
+test image's are) and are compared stage by stage: P3-P7, the FCOS class /
 box / centerness maps (AdelaiDet's box map times the stride, as mmdet
 scales at the head), the attention maps, the bases, then the detections:
 boxes, scores, labels, the attentions and 56 x 56 mask probabilities of
@@ -153,7 +154,7 @@ def adelaidet_shapes(depth=50,
         conv(f'{basis}.tower.{i}.0', basis_channels, basis_channels, 3)
         norm(f'{basis}.tower.{i}.1', basis_channels, 'bn', True)
     conv(f'{basis}.tower.{basis_convs + 2}', num_bases, basis_channels, 1,
-         'lin', True)
+         'bases', True)
     conv(f'{basis}.seg_head.0', basis_channels, channels, 3)
     norm(f'{basis}.seg_head.1', basis_channels, 'bn', True)
     conv(f'{basis}.seg_head.3', basis_channels, basis_channels, 3)
@@ -169,10 +170,12 @@ def random_adelaidet_state(seed=0, **kwargs):
 
     Scales keep activations O(1) through the network (inputs are BGR minus
     the mean, std 1, so the stem divides by ~60); frozen BN statistics are
-    near the conv outputs' own; the last BN of a residual branch is small,
-    as in trained ResNets; class biases (-4.25 +- 0.5) and box biases
-    (2-5 strides) give detections above AdelaiDet's 0.05 threshold on
-    class x centerness.
+    of the activations' scale (means ~N(0, 0.3), variances 0.5-2); the last
+    BN of a residual branch is small, as in trained ResNets; bases of
+    magnitude ~5, so that masks are mostly confident (pixels at probability
+    ~0.5 flip with any rounding of the paste); class biases -4.25 +- 0.5 and
+    box biases of 2-5 strides give tens of detections above AdelaiDet's 0.05
+    threshold on class x centerness.
     """
     gen = torch.Generator().manual_seed(seed)
 
@@ -193,7 +196,8 @@ def random_adelaidet_state(seed=0, **kwargs):
                 'cls_logits': 1.,
                 'bbox_pred': 0.5,
                 'ctrness': 1.,
-                'top_layer': 1.
+                'top_layer': 1.,
+                'bases': 8.
             }[kind]
             value = randn(*shape) * gain / math.sqrt(fan_in)
         elif kind == 'bias':
@@ -264,15 +268,19 @@ def build_mmb2inst(state, config=CONFIG):
 
 
 @torch.no_grad()
-def run_mmb2inst(model, images):
-    """Stage outputs of mmb2inst's model on each image (batch of one)."""
+def run_mmb2inst(model, images, out_sizes=None):
+    """Stage outputs of mmb2inst's model on each image (batch of one),
+    results at ``out_sizes`` (default: the images')."""
     from mmdet.structures import DetDataSample
     outs = []
-    for img in images:
+    for img, out_size in zip(images, out_sizes or [None] * len(images)):
         h, w = img.shape[:2]
+        oh, ow = out_size or (h, w)
         sample = DetDataSample(
             metainfo=dict(
-                img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.)))
+                img_shape=(h, w),
+                ori_shape=(oh, ow),
+                scale_factor=(w / ow, h / oh)))
         data = model.data_preprocessor(
             dict(
                 inputs=[torch.from_numpy(img).permute(2, 0, 1).contiguous()],
@@ -462,11 +470,12 @@ def build_adelaidet(state, adelaidet_dir, depth=50):
 
 
 @torch.no_grad()
-def run_adelaidet(model, images):
-    """Stage outputs of AdelaiDet's model on each image (batch of one)."""
+def run_adelaidet(model, images, out_sizes=None):
+    """Stage outputs of AdelaiDet's model on each image (batch of one),
+    results at ``out_sizes`` (default: the images')."""
     outs = []
-    for img in images:
-        h, w = img.shape[:2]
+    for img, out_size in zip(images, out_sizes or [None] * len(images)):
+        h, w = out_size or img.shape[:2]
         captured = {}
         hooks = [
             model.backbone.register_forward_hook(
@@ -641,7 +650,12 @@ def summarise(report):
 
 
 def parse_sizes(text):
-    return [tuple(int(v) for v in s.split('x')) for s in text.split(',')]
+    """``'HxW[:OHxOW],...'`` -> ``[(H, W, OH, OW), ...]``."""
+    sizes = []
+    for item in text.split(','):
+        size = [int(v) for part in item.split(':') for v in part.split('x')]
+        sizes.append(tuple(size + size[:2] if len(size) == 2 else size))
+    return sizes
 
 
 def main(argv=None):
@@ -650,7 +664,7 @@ def main(argv=None):
     parser.add_argument('--detectron2', required=True, help='detectron2 tree')
     parser.add_argument('--depth', type=int, default=50)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--sizes', default='128x160,100x150,160x96')
+    parser.add_argument('--sizes', default='128x160,100x150:150x225,160x96')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--record', help='write AdelaiDet\'s outputs (.npz)')
     parser.add_argument('--json', help='write the differences (.json)')
@@ -660,13 +674,14 @@ def main(argv=None):
     import_upstream(osp.abspath(args.adelaidet), osp.abspath(args.detectron2))
 
     state = random_adelaidet_state(args.seed, depth=args.depth)
-    images = make_images(args.seed, sizes)
+    images = make_images(args.seed, [s[:2] for s in sizes])
+    out_sizes = [s[2:] for s in sizes]
     t0 = time.perf_counter()
     ref = run_adelaidet(
         build_adelaidet(state, osp.abspath(args.adelaidet), args.depth),
-        images)
+        images, out_sizes)
     t1 = time.perf_counter()
-    out = run_mmb2inst(build_mmb2inst(state), images)
+    out = run_mmb2inst(build_mmb2inst(state), images, out_sizes)
     t2 = time.perf_counter()
     report = compare(ref, out)
     summary = summarise(report)

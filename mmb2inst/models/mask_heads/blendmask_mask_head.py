@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmdet.models.dense_heads.base_mask_head import BaseMaskHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import get_box_tensor
+from mmdet.structures.bbox import get_box_tensor, scale_boxes
 from mmdet.utils import InstanceList, OptConfigType
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -270,7 +270,9 @@ class BlendMaskHead(BaseMaskHead):
         boxes = results.bboxes
         if rescale:
             height, width = meta['ori_shape'][:2]
-            boxes = boxes / boxes.new_tensor(meta['scale_factor']).repeat(2)
+            # as mmdet's _bbox_post_process (and Detectron2): times the
+            # reciprocal, which rounds as Detectron2's output / input ratio
+            boxes = scale_boxes(boxes, [1 / f for f in meta['scale_factor']])
         else:
             height, width = meta['img_shape'][:2]
         boxes = torch.stack([
