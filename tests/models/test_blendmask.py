@@ -185,6 +185,7 @@ def adelaidet_detections(cls, reg, ctr, attn, strides, cfg):
     from the location (stride // 2 offset) and distances, not clipped;
     class-aware NMS; the first ``max_per_img``; score sqrt(cls x ctr)."""
     boxes, scores, labels, params = [], [], [], []
+    candidates = []
     for c, r, t, a, s in zip(cls, reg, ctr, attn, strides):
         num_classes, h, w = c.shape
         ys, xs = torch.meshgrid(
@@ -196,6 +197,7 @@ def adelaidet_detections(cls, reg, ctr, attn, strides, cfg):
             t.permute(1, 2, 0).reshape(-1, 1).sigmoid()
         loc, label = (prob > cfg.score_thr).nonzero().unbind(1)
         score = prob[loc, label]
+        candidates.append(len(score))
         if len(score) > cfg.nms_pre:
             score, top = score.topk(cfg.nms_pre)
             loc, label = loc[top], label[top]
@@ -209,7 +211,8 @@ def adelaidet_detections(cls, reg, ctr, attn, strides, cfg):
         torch.cat(x) for x in (boxes, scores, labels, params))
     _, keep = batched_nms(boxes, scores, labels, cfg.nms)
     keep = keep[:cfg.max_per_img]
-    return boxes[keep], scores[keep].sqrt(), labels[keep], params[keep]
+    return (boxes[keep], scores[keep].sqrt(), labels[keep], params[keep],
+            candidates)
 
 
 def test_bbox_head_selects_as_adelaidet():
@@ -235,10 +238,12 @@ def test_bbox_head_selects_as_adelaidet():
         ours = head.predict_by_feat(*outs, batch_img_metas=metas)[0]
         theirs = condinst.predict_by_feat(
             *condinst(feats), batch_img_metas=metas)[0]
-    boxes, scores, labels, params = adelaidet_detections(
+    boxes, scores, labels, params, candidates = adelaidet_detections(
         *[[level[0] for level in maps] for maps in outs], [8, 16],
         cfg['test_cfg'])
+    # both the threshold and the per-level top-k select
     assert 0 < len(ours) < 50
+    assert max(candidates) > 30 and min(candidates) > 0
     assert torch.equal(ours.bboxes, boxes)
     assert torch.allclose(ours.scores, scores)
     assert torch.equal(ours.labels, labels)
