@@ -23,9 +23,6 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RECORD = osp.join(ROOT, 'tests', 'data', 'adelaidet_blendmask_r50_parity.npz')
 TOLERANCE = 1e-4
-# R-50 weights generated, converted and run on three small images: ~5 s on
-# an idle 2-core CPU, more under load.
-pytestmark = pytest.mark.slow
 
 
 def load_tool(name):

@@ -120,6 +120,12 @@ def test_paste_masks_into_box():
     expected[2:6, 2:6] = True
     assert torch.equal(pasted[0] >= 0.5, expected)
     assert paste_masks(masks[:0], torch.zeros(0, 4), 8, 10).shape == (0, 8, 10)
+    # binarised while pasting: the same masks, bool
+    probs = torch.rand(3, 5, 5, generator=torch.Generator().manual_seed(0))
+    boxes = torch.tensor([[1., 0., 7., 5.], [-2., 3., 4., 9.5], [0, 0, 10, 8]])
+    binary = paste_masks(probs, boxes, 8, 10, threshold=0.5)
+    assert binary.dtype == torch.bool
+    assert torch.equal(binary, paste_masks(probs, boxes, 8, 10) >= 0.5)
 
 
 # Detection head against mmdet's FCOS / CondInst

@@ -323,10 +323,13 @@ def run_mmb2inst(model, images, out_sizes=None):
 
 
 # AdelaiDet
-def torchvision_stand_in():
-    """A ``torchvision`` with the ``ops`` Detectron2 imports, in PyTorch:
-    ``roi_align`` (Detectron2's ROIAlignV2 semantics), ``nms``,
-    ``batched_nms``. Used only when torchvision's own ops do not load."""
+def torchvision_stand_in(kernels='python'):
+    """A ``torchvision`` with the ``ops`` Detectron2 imports: ``roi_align``
+    (Detectron2's ROIAlignV2 semantics), ``nms``, ``batched_nms``. Used only
+    when torchvision's own ops do not load. ``kernels='python'``: written
+    here in PyTorch, independent of the mmcv kernels mmb2inst uses (for the
+    parity); ``'mmcv'``: mmcv's compiled kernels (for timing, where the
+    Python RoIAlign loop would slow AdelaiDet down)."""
     tv = types.ModuleType('torchvision')
     tv.__version__ = '0.99.0'
     ops = types.ModuleType('torchvision.ops')
@@ -412,13 +415,22 @@ def torchvision_stand_in():
     def deform_conv2d(*args, **kwargs):
         raise NotImplementedError('stand-in torchvision: no deform_conv2d')
 
-    boxes_mod.batched_nms = batched_nms
-    boxes_mod.nms = nms
+    impl = dict(nms=nms, batched_nms=batched_nms, roi_align=roi_align)
+    if kernels == 'mmcv':
+        from mmcv import ops as mmcv_ops
+        impl = dict(
+            nms=_mmcv_nms(mmcv_ops),
+            batched_nms=_mmcv_batched_nms(mmcv_ops),
+            roi_align=_mmcv_roi_align(mmcv_ops))
+    boxes_mod.batched_nms = impl['batched_nms']
+    boxes_mod.nms = impl['nms']
     boxes_mod.box_iou = box_iou
-    for name, fn in (('nms', nms), ('batched_nms', batched_nms), ('roi_align',
-                                                                  roi_align),
-                     ('RoIPool', RoIPool), ('deform_conv2d', deform_conv2d),
-                     ('box_iou', box_iou), ('boxes', boxes_mod)):
+    impl.update(
+        RoIPool=RoIPool,
+        deform_conv2d=deform_conv2d,
+        box_iou=box_iou,
+        boxes=boxes_mod)
+    for name, fn in impl.items():
         setattr(ops, name, fn)
     tv.ops = ops
     return {
@@ -428,8 +440,33 @@ def torchvision_stand_in():
     }
 
 
-def import_upstream(adelaidet_dir, detectron2_dir):
-    """Put the fetched trees first on ``sys.path`` and import them."""
+def _mmcv_nms(ops):
+    return lambda boxes, scores, iou: ops.nms(boxes, scores, iou)[1]
+
+
+def _mmcv_batched_nms(ops):
+    return lambda boxes, scores, idxs, iou: ops.batched_nms(
+        boxes, scores, idxs, dict(iou_threshold=iou))[1]
+
+
+def _mmcv_roi_align(ops):
+
+    def roi_align(feats,
+                  rois,
+                  output_size,
+                  spatial_scale=1.,
+                  sampling_ratio=-1,
+                  aligned=False):
+        return ops.roi_align(feats, rois, output_size, spatial_scale,
+                             sampling_ratio, 'avg', aligned)
+
+    return roi_align
+
+
+def import_upstream(adelaidet_dir, detectron2_dir, kernels='python'):
+    """Put the fetched trees first on ``sys.path`` and import them
+    (``kernels``: of the torchvision stand-in, see
+    :func:`torchvision_stand_in`)."""
     for path in (detectron2_dir, adelaidet_dir):
         if not osp.isdir(
                 osp.join(path,
@@ -444,7 +481,7 @@ def import_upstream(adelaidet_dir, detectron2_dir):
     except Exception:
         for name in [m for m in sys.modules if m.startswith('torchvision')]:
             del sys.modules[name]
-        sys.modules.update(torchvision_stand_in())
+        sys.modules.update(torchvision_stand_in(kernels))
     sys.modules['adet._C'] = types.ModuleType('adet._C')
     import adet  # noqa: F401
     import detectron2  # noqa: F401

@@ -291,7 +291,7 @@ class BlendMaskHead(BaseMaskHead):
                 out.boundary_scores = boundary[keep]
             out.mask_scores = rescore(out.scores, out.get('iou_scores'),
                                       out.get('boundary_scores'))
-        out.masks = paste_masks(probs[keep], out.bboxes, height, width) >= thr
+        out.masks = paste_masks(probs[keep], out.bboxes, height, width, thr)
         if boundary_logits is not None:
             out.set_metainfo(
                 dict(boundary_map=boundary_logits.detach().sigmoid()))
