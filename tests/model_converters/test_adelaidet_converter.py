@@ -12,6 +12,9 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
+from mmb2inst.utils.checkpoint import (CheckpointMismatchError,
+                                       check_checkpoint_matches)
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'model_converters')
 R50 = osp.join(ROOT, 'configs/blendmask/blendmask_m14_r50_1x_coco.py')
@@ -259,6 +262,16 @@ def test_b2inst_starts_from_the_converted_baseline(tmp_path):
     assert torch.equal(weight[4 * 196:], init[4 * 196:])
     assert torch.equal(model.bbox_head.controller.bias[:4 * 196],
                        state['top_layer.bias'])
+    # what `mim train` checks before load_from: it fits (B2Inst's own keys
+    # may be missing); the M = 7 B2Inst config's attention layer does not
+    check_checkpoint_matches(model, str(path), allow_missing=True)
+    with pytest.raises(CheckpointMismatchError, match='controller'):
+        check_checkpoint_matches(
+            build(
+                osp.join(ROOT, 'configs/b2inst_blendmask',
+                         'b2inst-blendmask_r50_1x_coco.py')),
+            str(path),
+            allow_missing=True)
     # mmengine's load_from path (load_checkpoint, strict=False) does the same
     fresh = build(config)
     load_checkpoint(fresh, str(path), strict=False)

@@ -20,6 +20,7 @@ from mmengine.runner import load_checkpoint
 from toy_runs import ROOT
 
 import mmb2inst  # noqa: F401
+from mmb2inst.utils.checkpoint import check_checkpoint_matches
 
 MMDET_YOLACT = osp.join(
     osp.dirname(mmdet.__file__), '.mim', 'configs', 'yolact',
@@ -88,6 +89,7 @@ def test_boundary_off_is_mmdet_yolact(tmp_path, mmdet_yolact, boundary_off,
     path = tmp_path / 'yolact.pth'
     torch.save(dict(state_dict=state, meta=dict()), path)
     ours = boundary_off
+    check_checkpoint_matches(ours, str(path))  # what `mim test` checks
     load_checkpoint(ours, str(path), strict=True)
     for key, value in mmdet_yolact.state_dict().items():
         assert torch.equal(ours.state_dict()[key], value), key
@@ -135,6 +137,7 @@ def test_b2inst_misses_only_its_additions(tmp_path, mmdet_yolact, b2inst,
             param.zero_()
     path = tmp_path / 'yolact.pth'
     torch.save(dict(state_dict=state, meta=dict()), path)
+    check_checkpoint_matches(model, str(path), allow_missing=True)
     load_checkpoint(model, str(path), strict=False)
     for key, value in model.state_dict().items():
         if key not in additions and 'conv_coeff' not in key:

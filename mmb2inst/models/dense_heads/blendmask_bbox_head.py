@@ -66,25 +66,34 @@ class BlendMaskBboxHead(CondInstBboxHead):
             bboxes=gt_instances.bboxes, labels=gt_instances.labels)
         return super()._get_targets_single(boxes_only, *args, **kwargs)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    def adapt_state_dict(self,
+                         state_dict: dict,
+                         prefix: str = '',
+                         log: bool = True) -> dict:
+        """Fit a K-basis attention layer of ``state_dict`` (``prefix``:
+        this head's) to this head's K + 1 maps, in place: the first K are
+        the checkpoint's, the last keeps this head's current values."""
         per_basis = self.attn_size**2
         for name, param in self.controller.named_parameters():
             key = f'{prefix}controller.{name}'
             given = state_dict.get(key)
-            if given is None or given.shape[0] == param.shape[0] or \
-                    given.shape[1:] != param.shape[1:] or \
+            if given is None or given.shape[1:] != param.shape[1:] or \
                     given.shape[0] != param.shape[0] - per_basis:
                 continue
-            # a K-basis baseline's maps; the (K + 1)-th keeps its init
             state_dict[key] = torch.cat(
                 [given.to(param),
                  param.detach()[given.shape[0]:]])
-            print_log(
-                f'{key}: the {given.shape[0] // per_basis} attention maps of '
-                f'the checkpoint loaded into the first of '
-                f'{self.num_bases}; the last (the boundary basis) keeps its '
-                'initialisation',
-                logger='current')
+            if log:
+                print_log(
+                    f'{key}: the {given.shape[0] // per_basis} attention '
+                    f'maps of the checkpoint loaded into the first of '
+                    f'{self.num_bases}; the last (the boundary basis) keeps '
+                    'its initialisation',
+                    logger='current')
+        return state_dict
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.adapt_state_dict(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _predict_by_feat_single(self,

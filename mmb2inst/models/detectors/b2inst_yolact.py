@@ -50,7 +50,14 @@ class B2InstYOLACT(BoundaryMapsMixin, YOLACT):
             mask_head=dict(mask_head, num_protos=num),
             **kwargs)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+    def adapt_state_dict(self,
+                         state_dict: dict,
+                         prefix: str = '',
+                         log: bool = True) -> dict:
+        """Fit a YOLACT checkpoint's ``state_dict`` (``prefix``: this
+        model's) to this model, in place: mmdet 2.x's ``segm_head.segm_conv``
+        renamed; K coefficients per anchor into the first K of K + 1 (the
+        last keeps this model's current values)."""
         for key in list(state_dict):
             if key.startswith(f'{prefix}segm_head.segm_conv.'):
                 new = key.replace(f'{prefix}segm_head.',
@@ -70,9 +77,14 @@ class B2InstYOLACT(BoundaryMapsMixin, YOLACT):
             merged[:, :num - 1] = given.to(param).view(anchors, num - 1,
                                                        *given.shape[1:])
             state_dict[key] = merged.view_as(param)
-            print_log(
-                f'{key}: the checkpoint\'s {num - 1} coefficients per '
-                f'anchor loaded into the first of {num}; the last (the '
-                'boundary basis) keeps its initialisation',
-                logger='current')
+            if log:
+                print_log(
+                    f'{key}: the checkpoint\'s {num - 1} coefficients per '
+                    f'anchor loaded into the first of {num}; the last (the '
+                    'boundary basis) keeps its initialisation',
+                    logger='current')
+        return state_dict
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.adapt_state_dict(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
