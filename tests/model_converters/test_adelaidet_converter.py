@@ -277,3 +277,14 @@ def test_b2inst_starts_from_the_converted_baseline(tmp_path):
     load_checkpoint(fresh, str(path), strict=False)
     assert torch.equal(fresh.bbox_head.controller.weight[:4 * 196],
                        state['top_layer.weight'])
+
+
+def test_b2inst_r101_3x_fits_the_converted_r101(tmp_path):
+    conv = converter.convert(adelaidet_state(101))
+    path = tmp_path / 'r101.pth'
+    torch.save(converter.to_mmengine(conv), path)
+    config = osp.join(ROOT, 'configs/b2inst_blendmask',
+                      'b2inst-blendmask_m14_r101_3x_coco.py')
+    assert Config.fromfile(config).load_from.endswith(
+        'blendmask_m14_r101_3x_adelaidet.pth')
+    check_checkpoint_matches(build(config), str(path), allow_missing=True)
