@@ -12,9 +12,12 @@ threads on one image of ``--size`` (batch 1, ``torch.no_grad``), one
 warm-up each, then ``--rounds`` alternating timed runs (AdelaiDet, mmb2inst,
 AdelaiDet, ...) so that both see the same machine load. Reported: the
 median seconds per image of each, their ratio (mmb2inst / AdelaiDet; below
-1 is faster), the median of the per-round ratios and, per model, the time up
-to the FPN output (backbone + FPN), the heads, and the rest (selection, NMS,
-blender, paste).
+1 is faster), the median of the per-round ratios, the ratio of the CPU
+times (this process, both threads: less sensitive than wall time to other
+processes' load) and, per model, the time up to the FPN output (backbone +
+FPN), the heads, and the rest (selection, NMS, blender, paste). Then the
+same stages timed on their own, the two models alternating stage by stage
+(less exposed to load changes than whole runs), and their sum.
 AdelaiDet's RoIAlign and NMS are mmcv's compiled kernels here (torchvision's
 do not load on this CPU build of PyTorch), as mmb2inst's are.
 """
@@ -67,6 +70,7 @@ def time_adelaidet(model, image):
             heads=model.proposal_generator.fcos_head,
             basis=model.basis_module))
     h, w = image.shape[:2]
+    cpu = time.process_time()
     start = time.perf_counter()
     model([
         dict(
@@ -75,12 +79,14 @@ def time_adelaidet(model, image):
             width=w)
     ])
     end = time.perf_counter()
+    cpu = time.process_time() - cpu
     for handle in stamps.handles:
         handle.remove()
     t = stamps.times
     # AdelaiDet runs the basis module before FCOS
     return dict(
         total=end - start,
+        cpu=cpu,
         fpn=t['fpn'] - start,
         heads=t['heads'] - t['fpn'],
         rest=end - t['heads'])
@@ -98,6 +104,7 @@ def time_mmb2inst(model, image):
     sample = DetDataSample(
         metainfo=dict(
             img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.)))
+    cpu = time.process_time()
     start = time.perf_counter()
     data = model.data_preprocessor(
         dict(
@@ -105,6 +112,7 @@ def time_mmb2inst(model, image):
             data_samples=[sample]), False)
     model.predict(data['inputs'], data['data_samples'], rescale=True)
     end = time.perf_counter()
+    cpu = time.process_time() - cpu
     for handle in stamps.handles:
         handle.remove()
     t = stamps.times
@@ -112,9 +120,82 @@ def time_mmb2inst(model, image):
     # module; 'heads' here is both heads' forward and FCOS's selection
     return dict(
         total=end - start,
+        cpu=cpu,
         fpn=t['fpn'] - start,
         heads=t['basis'] - t['fpn'],
         rest=end - t['basis'])
+
+
+@torch.no_grad()
+def stage_times(upstream, ours, image, rounds):
+    """Median seconds of each stage, the two models alternating stage by
+    stage (a load change between two runs of a stage is less likely than
+    between two whole runs): ``{stage: {'adelaidet': s, 'mmb2inst': s}}``
+    for backbone+FPN, the FCOS head with the attention layer, the basis
+    module and the post-processing (selection, NMS, blender, paste)."""
+    from detectron2.modeling.postprocessing import detector_postprocess
+    from detectron2.structures import ImageList
+    from mmdet.structures import DetDataSample
+    h, w = image.shape[:2]
+    tensor = torch.from_numpy(image).permute(2, 0, 1)
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.)))
+    data = ours.data_preprocessor(
+        dict(inputs=[tensor.contiguous()], data_samples=[sample]), False)
+    metas = [s.metainfo for s in data['data_samples']]
+    images = ImageList.from_tensors([upstream.normalizer(tensor.float())],
+                                    upstream.backbone.size_divisibility)
+    fcos = upstream.proposal_generator
+    times = {}
+
+    def timed(stage, name, fn):
+        start = time.perf_counter()
+        out = fn()
+        times.setdefault(stage,
+                         {}).setdefault(name,
+                                        []).append(time.perf_counter() - start)
+        return out
+
+    for _ in range(rounds + 1):  # the first round warms up
+        feats = timed('backbone+FPN', 'adelaidet',
+                      lambda: upstream.backbone(images.tensor))
+        x = timed('backbone+FPN', 'mmb2inst',
+                  lambda: ours.extract_feat(data['inputs']))
+        levels = [feats[f] for f in fcos.in_features]
+        head = timed('FCOS+attention', 'adelaidet',
+                     lambda: fcos.fcos_head(levels, upstream.top_layer))
+        outs = timed('FCOS+attention', 'mmb2inst', lambda: ours.bbox_head(x))
+        bases = timed('basis', 'adelaidet',
+                      lambda: upstream.basis_module(feats, None))[0]
+        basis = timed('basis', 'mmb2inst', lambda: ours.mask_head(x))
+
+        def adelaidet_post():
+            props = fcos.fcos_outputs.predict_proposals(
+                *head[:3], fcos.compute_locations(levels), images.image_sizes,
+                head[3])
+            result = upstream.blender(bases['bases'], props, None)[0][0]
+            return detector_postprocess(result, h, w)
+
+        def mmb2inst_post():
+            dets = ours.bbox_head.predict_by_feat(
+                *outs, batch_img_metas=metas, rescale=False)
+            return ours.mask_head.predict_by_feat(
+                *basis,
+                feats=x,
+                results_list=dets,
+                batch_img_metas=metas,
+                rescale=True)
+
+        timed('post-processing', 'adelaidet', adelaidet_post)
+        timed('post-processing', 'mmb2inst', mmb2inst_post)
+    return {
+        stage: {
+            name: statistics.median(t[1:])
+            for name, t in names.items()
+        }
+        for stage, names in times.items()
+    }
 
 
 def main(argv=None):
@@ -147,7 +228,7 @@ def main(argv=None):
     median = {
         name: {
             part: statistics.median(r[part] for r in rs)
-            for part in ('total', 'fpn', 'heads', 'rest')
+            for part in ('total', 'cpu', 'fpn', 'heads', 'rest')
         }
         for name, rs in runs.items()
     }
@@ -156,14 +237,30 @@ def main(argv=None):
     paired = statistics.median(
         b['total'] / a['total']
         for a, b in zip(runs['adelaidet'], runs['mmb2inst']))
+    # CPU time of this process: less sensitive to other processes' load
+    cpu_ratio = median['mmb2inst']['cpu'] / median['adelaidet']['cpu']
     print(f'BlendMask R-{args.depth}, {h}x{w}, CPU, {args.threads} threads, '
           f'{args.rounds} alternating rounds (median s/img):')
     for name, m in median.items():
-        print(f'  {name:9s} total {m["total"]:.3f}  backbone+FPN '
-              f'{m["fpn"]:.3f}  heads {m["heads"]:.3f}  rest '
+        print(f'  {name:9s} total {m["total"]:.3f} (CPU {m["cpu"]:.3f})  '
+              f'backbone+FPN {m["fpn"]:.3f}  heads {m["heads"]:.3f}  rest '
               f'{m["rest"]:.3f}')
     print(f'  ratio mmb2inst / AdelaiDet: {ratio:.3f} (of the medians), '
-          f'{paired:.3f} (median of the rounds\' ratios)')
+          f'{paired:.3f} (median of the rounds\' ratios), {cpu_ratio:.3f} '
+          '(CPU time)')
+    stages = stage_times(upstream, ours, image, args.rounds)
+    print('stage by stage, alternating (median s/img):')
+    for stage, t in stages.items():
+        print(f'  {stage:16s} AdelaiDet {t["adelaidet"]:.3f}  mmb2inst '
+              f'{t["mmb2inst"]:.3f}  ratio '
+              f'{t["mmb2inst"] / t["adelaidet"]:.3f}')
+    summed = {
+        name: sum(t[name] for t in stages.values())
+        for name in ('adelaidet', 'mmb2inst')
+    }
+    print(f'  {"sum":16s} AdelaiDet {summed["adelaidet"]:.3f}  mmb2inst '
+          f'{summed["mmb2inst"]:.3f}  ratio '
+          f'{summed["mmb2inst"] / summed["adelaidet"]:.3f}')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(
@@ -173,6 +270,8 @@ def main(argv=None):
                     median=median,
                     ratio=ratio,
                     paired_ratio=paired,
+                    cpu_ratio=cpu_ratio,
+                    stages=stages,
                     runs=runs),
                 f,
                 indent=1)
