@@ -476,22 +476,23 @@ def import_upstream(adelaidet_dir, detectron2_dir, kernels='python'):
                 f'{"detectron2" if path == detectron2_dir else "AdelaiDet"}')
         sys.path.insert(0, path)
     try:
-        from torchvision.ops import nms
-        nms(torch.zeros(1, 4), torch.zeros(1), 0.5)
+        ops = importlib.import_module('torchvision.ops')
+        ops.nms(torch.zeros(1, 4), torch.zeros(1), 0.5)
     except Exception:
         for name in [m for m in sys.modules if m.startswith('torchvision')]:
             del sys.modules[name]
         sys.modules.update(torchvision_stand_in(kernels))
     sys.modules['adet._C'] = types.ModuleType('adet._C')
-    import adet  # noqa: F401
-    import detectron2  # noqa: F401
+    # by name: the upstream sources are no dependency of mmb2inst
+    importlib.import_module('adet')
+    importlib.import_module('detectron2')
 
 
 def build_adelaidet(state, adelaidet_dir, depth=50):
     """AdelaiDet's BlendMask R_50_1x (``--depth``) on CPU, ``state`` loaded
     strictly."""
-    from adet.config import get_cfg
-    from detectron2.modeling import build_model
+    get_cfg = importlib.import_module('adet.config').get_cfg
+    build_model = importlib.import_module('detectron2.modeling').build_model
     cfg = get_cfg()
     cfg.merge_from_file(
         osp.join(adelaidet_dir, 'configs/BlendMask/R_50_1x.yaml'))

@@ -133,8 +133,10 @@ def stage_times(upstream, ours, image, rounds):
     between two whole runs): ``{stage: {'adelaidet': s, 'mmb2inst': s}}``
     for backbone+FPN, the FCOS head with the attention layer, the basis
     module and the post-processing (selection, NMS, blender, paste)."""
-    from detectron2.modeling.postprocessing import detector_postprocess
-    from detectron2.structures import ImageList
+    # by name: the upstream sources are no dependency of mmb2inst
+    detector_postprocess = importlib.import_module(
+        'detectron2.modeling.postprocessing').detector_postprocess
+    ImageList = importlib.import_module('detectron2.structures').ImageList
     from mmdet.structures import DetDataSample
     h, w = image.shape[:2]
     tensor = torch.from_numpy(image).permute(2, 0, 1)
