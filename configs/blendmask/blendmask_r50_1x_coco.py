@@ -9,7 +9,12 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmb2inst'], allow_failed_imports=False)
 
-optim_wrapper = dict(optimizer=dict(lr=0.01))
+optim_wrapper = dict(
+    optimizer=dict(lr=0.01),
+    # AdelaiDet's BlendMask has no FCOS scales (USE_SCALE: False): mmdet's
+    # stay at 1.
+    paramwise_cfg=dict(
+        custom_keys={'bbox_head.scales': dict(lr_mult=0., decay_mult=0.)}))
 
 train_dataloader = {{_base_.checked_coco}}
 val_dataloader = {{_base_.checked_coco}}

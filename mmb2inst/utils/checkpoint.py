@@ -93,6 +93,19 @@ def _without_ddp_prefix(state: Dict[str, torch.Tensor]) -> dict:
     }
 
 
+def adapt_state_dict(model: torch.nn.Module, state_dict: dict) -> dict:
+    """A copy of ``state_dict`` as ``model`` loads it: passed through the
+    ``adapt_state_dict`` of every submodule that has one (the layouts of
+    baselines and of mmdet's published checkpoints, see
+    ``B2InstYOLACT`` and ``BlendMaskBboxHead``)."""
+    state_dict = dict(state_dict)
+    for name, module in model.named_modules():
+        adapt = getattr(module, 'adapt_state_dict', None)
+        if callable(adapt):
+            adapt(state_dict, f'{name}.' if name else '', log=False)
+    return state_dict
+
+
 def check_checkpoint_matches(model: torch.nn.Module,
                              filename: str,
                              config_name: Optional[str] = None,
@@ -123,6 +136,7 @@ def check_checkpoint_matches(model: torch.nn.Module,
             'work_dirs/<config>/epoch_N.pth.')
     ckpt_state = _without_ddp_prefix(ckpt_state)
     model = getattr(model, 'module', model)
+    ckpt_state = adapt_state_dict(model, ckpt_state)
     model_state = model.state_dict()
     diff = state_dict_mismatch(model_state, ckpt_state)
     if allow_missing and len(diff['missing']) < len(model_state):

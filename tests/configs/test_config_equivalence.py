@@ -62,6 +62,10 @@ ADDED = {
     'b2inst_blendmask/b2inst-blendmask_hbb-logits_r18_1xb8-12e_toy',
     'b2inst_blendmask/b2inst-blendmask_hbb-affine_r18_1xb8-12e_toy',
     'b2inst_blendmask/b2inst-blendmask_bs-ms_r18_1xb8-12e_toy',
+    # Issue 33: B2Inst-BlendMask trained from AdelaiDet's published models.
+    'b2inst_blendmask/b2inst-blendmask_m14_r50_1x_coco',
+    'b2inst_blendmask/b2inst-blendmask_m14_r50_3x_coco',
+    'b2inst_blendmask/b2inst-blendmask_m14_r101_3x_coco',
 }
 # Keys the models now derive or their hosts fill in, so the configs no longer
 # state them: compared through the built model's state-dict shapes instead.
@@ -173,6 +177,8 @@ def intended(old_name: str, section: str, old, new):
         # weighs 0.25, inside the host losses' gradient range; issue 15: so
         # does the toy's (at 1 it cost the toy BlendMask mask AP).
         old['mask_head']['boundary']['loss_boundary'] = dict(loss_weight=0.25)
+    if 'blendmask' in old_name and old_name.endswith('_coco'):
+        old = _adelaidet_blendmask(section, old)
     scorer = (old.get('mask_head') or {}).get('scorer') \
         if section == 'model' else None
     if scorer:
@@ -182,6 +188,31 @@ def intended(old_name: str, section: str, old, new):
         for key in ('loss_iou', 'loss_boundary'):
             if scorer.get(key) == dict(type='MSELoss', loss_weight=0.5):
                 scorer[key] = None
+    return old
+
+
+def _adelaidet_blendmask(section: str, old):
+    """Issue 33: the COCO BlendMask is AdelaiDet's: the MSRA caffe-style
+    ResNet it trains from (stride in the 1x1 conv, BN frozen) with its input
+    normalisation (BGR minus the mean, std 1); no box-size filter before NMS
+    (AdelaiDet drops the boxes left empty by clipping after NMS); FCOS
+    scales kept at 1 (AdelaiDet's BlendMask has none)."""
+    if section == 'model':
+        old['data_preprocessor'].update(
+            mean=[103.53, 116.28, 123.675],
+            std=[1.0, 1.0, 1.0],
+            bgr_to_rgb=False)
+        depth = old['backbone']['depth']
+        old['backbone'].update(
+            style='caffe',
+            norm_cfg=dict(type='BN', requires_grad=False),
+            init_cfg=dict(
+                type='Pretrained',
+                checkpoint=f'open-mmlab://detectron2/resnet{depth}_caffe'))
+        old['test_cfg'].pop('min_bbox_size', None)
+    if section == 'optim_wrapper':
+        old['paramwise_cfg'] = dict(
+            custom_keys={'bbox_head.scales': dict(lr_mult=0., decay_mult=0.)})
     return old
 
 

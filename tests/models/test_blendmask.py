@@ -6,6 +6,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from mmcv.ops import batched_nms
 from mmdet.models.dense_heads import CondInstBboxHead, FCOSHead
 from mmdet.registry import MODELS
 from mmdet.structures.mask import BitmapMasks
@@ -119,6 +120,12 @@ def test_paste_masks_into_box():
     expected[2:6, 2:6] = True
     assert torch.equal(pasted[0] >= 0.5, expected)
     assert paste_masks(masks[:0], torch.zeros(0, 4), 8, 10).shape == (0, 8, 10)
+    # binarised while pasting: the same masks, bool
+    probs = torch.rand(3, 5, 5, generator=torch.Generator().manual_seed(0))
+    boxes = torch.tensor([[1., 0., 7., 5.], [-2., 3., 4., 9.5], [0, 0, 10, 8]])
+    binary = paste_masks(probs, boxes, 8, 10, threshold=0.5)
+    assert binary.dtype == torch.bool
+    assert torch.equal(binary, paste_masks(probs, boxes, 8, 10) >= 0.5)
 
 
 # Detection head against mmdet's FCOS / CondInst
@@ -177,29 +184,80 @@ def test_bbox_head_samples_around_box_centre_like_fcos():
                         condinst.get_targets(points, [gt])[0]))
 
 
-def test_bbox_head_scores_are_sqrt_of_fcos_scores():
+def adelaidet_detections(cls, reg, ctr, attn, strides, cfg):
+    """AdelaiDet's FCOS inference for BlendMask (``THRESH_WITH_CTR``),
+    written out for one image: per level, the (location, class) pairs with
+    class x centerness > ``score_thr``, the top ``nms_pre`` of them, boxes
+    from the location (stride // 2 offset) and distances, not clipped;
+    class-aware NMS; the first ``max_per_img``; score sqrt(cls x ctr)."""
+    boxes, scores, labels, params = [], [], [], []
+    candidates = []
+    for c, r, t, a, s in zip(cls, reg, ctr, attn, strides):
+        num_classes, h, w = c.shape
+        ys, xs = torch.meshgrid(
+            torch.arange(h) * s + s // 2,
+            torch.arange(w) * s + s // 2,
+            indexing='ij')
+        points = torch.stack([xs.flatten(), ys.flatten()], 1).float()
+        prob = c.permute(1, 2, 0).reshape(-1, num_classes).sigmoid() * \
+            t.permute(1, 2, 0).reshape(-1, 1).sigmoid()
+        loc, label = (prob > cfg.score_thr).nonzero().unbind(1)
+        score = prob[loc, label]
+        candidates.append(len(score))
+        if len(score) > cfg.nms_pre:
+            score, top = score.topk(cfg.nms_pre)
+            loc, label = loc[top], label[top]
+        d = r.permute(1, 2, 0).reshape(-1, 4)[loc]
+        p = points[loc]
+        boxes.append(torch.cat([p - d[:, :2], p + d[:, 2:]], 1))
+        scores.append(score)
+        labels.append(label)
+        params.append(a.permute(1, 2, 0).reshape(h * w, -1)[loc])
+    boxes, scores, labels, params = (
+        torch.cat(x) for x in (boxes, scores, labels, params))
+    _, keep = batched_nms(boxes, scores, labels, cfg.nms)
+    keep = keep[:cfg.max_per_img]
+    return (boxes[keep], scores[keep].sqrt(), labels[keep], params[keep],
+            candidates)
+
+
+def test_bbox_head_selects_as_adelaidet():
+    cfg = small_fcos_cfg()
+    cfg['test_cfg'].update(score_thr=0.3, nms_pre=30)
+    cfg['test_cfg'].pop('min_bbox_size')  # AdelaiDet has no such filter
     head = MODELS.build(
-        dict(
-            type='BlendMaskBboxHead',
-            num_bases=2,
-            attn_size=3,
-            **small_fcos_cfg()))
-    condinst = CondInstBboxHead(num_params=18, **small_fcos_cfg())
+        dict(type='BlendMaskBboxHead', num_bases=2, attn_size=3, **cfg))
+    condinst = CondInstBboxHead(num_params=18, **cfg)
     torch.manual_seed(0)
-    head.init_weights()
+    for param in head.parameters():
+        param.data.normal_(0, 0.2)
+    head.conv_reg.bias.data.fill_(2.)  # boxes of ~4 strides
+    for scale in head.scales:
+        scale.scale.data.fill_(1.)
     condinst.load_state_dict(head.state_dict())
     head.eval()
     condinst.eval()
     feats = (torch.randn(1, 8, 8, 8), torch.randn(1, 8, 4, 4))
     metas = [dict(img_shape=(64, 64), scale_factor=(1., 1.))]
     with torch.no_grad():
-        ours = head.predict_by_feat(*head(feats), batch_img_metas=metas)[0]
+        outs = head(feats)
+        ours = head.predict_by_feat(*outs, batch_img_metas=metas)[0]
         theirs = condinst.predict_by_feat(
             *condinst(feats), batch_img_metas=metas)[0]
-    assert len(ours) == len(theirs) > 0
-    assert torch.equal(ours.bboxes, theirs.bboxes)
-    assert torch.allclose(ours.scores, theirs.scores.sqrt())
-    assert ours.param_preds.shape == (len(ours), 2 * 3 * 3)
+    boxes, scores, labels, params, candidates = adelaidet_detections(
+        *[[level[0] for level in maps] for maps in outs], [8, 16],
+        cfg['test_cfg'])
+    # both the threshold and the per-level top-k select
+    assert 0 < len(ours) < 50
+    assert max(candidates) > 30 and min(candidates) > 0
+    assert torch.equal(ours.bboxes, boxes)
+    assert torch.allclose(ours.scores, scores)
+    assert torch.equal(ours.labels, labels)
+    assert torch.equal(ours.param_preds, params)
+    # what AdelaiDet's selection changes here: boxes leave the image, and
+    # mmdet's FCOS (class score > threshold, clipped boxes) keeps others
+    assert ((boxes < 0) | (boxes > 64)).any()
+    assert len(theirs) != len(ours)
 
 
 # Whole model

@@ -308,8 +308,15 @@ def test_predictions_are_well_formed(name, case, case_batches):
         height, width = sample.ori_shape
         pred = sample.pred_instances
         num = len(pred)
-        # score_thr=0: an untrained model keeps max_per_img detections
-        assert num == 10
+        # score_thr=0: an untrained model keeps max_per_img detections;
+        # BlendMask (as AdelaiDet) then drops the boxes left empty by
+        # clipping to the image: they lie in the padding (all ten may, for
+        # the 16 x 128 image padded to 128 x 128)
+        if 'blendmask' in name:
+            assert num <= 10
+            assert (pred.bboxes[:, 2:] > pred.bboxes[:, :2]).all()
+        else:
+            assert num == 10
         assert pred.masks.dtype == torch.bool
         assert pred.masks.shape == (num, height, width)
         assert pred.bboxes.shape == (num, 4)

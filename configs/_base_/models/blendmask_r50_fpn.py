@@ -1,16 +1,20 @@
-# BlendMask R-50 FPN for COCO, as AdelaiDet's BlendMask R_50_1x: FCOS (GN
-# heads, centre sampling 1.5, GIoU, centerness on the box tower) with the
-# attention top layer, the basis module on P3-P5 (K = 4 bases, 128
-# channels) with the auxiliary semantic loss (weight 0.3), the blender at
-# 56x56. Attention size M = 7 as in the paper (AdelaiDet: 14). The detection
-# head's attention count and size follow the mask head's.
+# BlendMask R-50 FPN for COCO, as AdelaiDet's BlendMask R_50_1x: the MSRA
+# caffe-style ResNet it starts from (stride in the 1x1 conv, BGR input minus
+# the ImageNet mean, std 1; stem + res2 frozen, BN frozen as Detectron2's
+# FrozenBN), FCOS (GN heads, centre sampling 1.5, GIoU, centerness on the
+# box tower) with the attention top layer, the basis module on P3-P5 (K = 4
+# bases, 128 channels) with the auxiliary semantic loss (weight 0.3), the
+# blender at 56x56, and AdelaiDet's inference (class x centerness > 0.05
+# before the per-level top 1000, NMS 0.6, 100 per image; see
+# BlendMaskBboxHead). Attention size M = 7 as in the paper (AdelaiDet: 14).
+# The detection head's attention count and size follow the mask head's.
 model = dict(
     type='BlendMask',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
+        mean=[103.53, 116.28, 123.675],
+        std=[1.0, 1.0, 1.0],
+        bgr_to_rgb=False,
         pad_mask=True,
         pad_size_divisor=32),
     backbone=dict(
@@ -19,10 +23,12 @@ model = dict(
         num_stages=4,
         out_indices=(0, 1, 2, 3),
         frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_cfg=dict(type='BN', requires_grad=False),
         norm_eval=True,
-        style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
+        style='caffe',
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='open-mmlab://detectron2/resnet50_caffe')),
     neck=dict(
         type='FPN',
         in_channels=[256, 512, 1024, 2048],
@@ -72,7 +78,6 @@ model = dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.3)),
     test_cfg=dict(
         nms_pre=1000,
-        min_bbox_size=0,
         score_thr=0.05,
         nms=dict(type='nms', iou_threshold=0.6),
         max_per_img=100,

@@ -1,8 +1,15 @@
 """BlendMask's detection head: FCOS plus the attention "top layer"."""
+import copy
+from typing import List
+
 import torch
 from mmdet.models.dense_heads import CondInstBboxHead
+from mmdet.models.utils import filter_scores_and_topk
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import distance2bbox
+from mmengine.logging import print_log
 from mmengine.structures import InstanceData
+from torch import Tensor
 
 from mmb2inst.errors import ConfigError
 
@@ -19,9 +26,17 @@ class BlendMaskBboxHead(CondInstBboxHead):
 
     - samples positives around the *box* centre (AdelaiDet's FCOS), not the
       mask centroid CondInst uses;
-    - scores detections ``sqrt(cls * centerness)`` (AdelaiDet's test score;
-      mmdet's FCOS uses the product without the root). The ranking, hence
-      NMS, is the same.
+    - selects detections as AdelaiDet's BlendMask (``THRESH_WITH_CTR``):
+      per level, the (location, class) pairs whose class x centerness
+      exceeds ``test_cfg.score_thr`` enter the top ``nms_pre`` by that
+      product (mmdet's FCOS thresholds and ranks the class score alone);
+      boxes are not clipped before NMS and the blender pools with the
+      unclipped boxes (the mask head clips after rescaling, as Detectron2's
+      post-processing); the score is ``sqrt(cls * centerness)`` (mmdet's
+      FCOS uses the product; the ranking, hence NMS, is the same);
+    - loads a baseline's attention layer (K maps) into a B2Inst one
+      (K + 1 maps, the boundary basis last): the first K maps are the
+      baseline's, the boundary basis's keeps its initialisation.
 
     Args:
         num_bases (int): Bases the attentions weigh (K, +1 when the boundary
@@ -51,10 +66,96 @@ class BlendMaskBboxHead(CondInstBboxHead):
             bboxes=gt_instances.bboxes, labels=gt_instances.labels)
         return super()._get_targets_single(boxes_only, *args, **kwargs)
 
-    def _bbox_post_process(self, results: InstanceData, *args,
-                           **kwargs) -> InstanceData:
-        with_ctr = 'score_factors' in results
-        results = super()._bbox_post_process(results, *args, **kwargs)
-        if with_ctr:
-            results.scores = torch.sqrt(results.scores)
+    def adapt_state_dict(self,
+                         state_dict: dict,
+                         prefix: str = '',
+                         log: bool = True) -> dict:
+        """Fit a K-basis attention layer of ``state_dict`` (``prefix``:
+        this head's) to this head's K + 1 maps, in place: the first K are
+        the checkpoint's, the last keeps this head's current values."""
+        per_basis = self.attn_size**2
+        for name, param in self.controller.named_parameters():
+            key = f'{prefix}controller.{name}'
+            given = state_dict.get(key)
+            if given is None or given.shape[1:] != param.shape[1:] or \
+                    given.shape[0] != param.shape[0] - per_basis:
+                continue
+            state_dict[key] = torch.cat(
+                [given.to(param),
+                 param.detach()[given.shape[0]:]])
+            if log:
+                print_log(
+                    f'{key}: the {given.shape[0] // per_basis} attention '
+                    f'maps of the checkpoint loaded into the first of '
+                    f'{self.num_bases}; the last (the boundary basis) keeps '
+                    'its initialisation',
+                    logger='current')
+        return state_dict
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        self.adapt_state_dict(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _predict_by_feat_single(self,
+                                cls_score_list: List[Tensor],
+                                bbox_pred_list: List[Tensor],
+                                score_factor_list: List[Tensor],
+                                param_pred_list: List[Tensor],
+                                mlvl_points: List[Tensor],
+                                mlvl_strides: List[Tensor],
+                                img_meta: dict,
+                                cfg=None,
+                                rescale: bool = False,
+                                with_nms: bool = True) -> InstanceData:
+        """One image's detections, selected as AdelaiDet's BlendMask.
+
+        Per level ``(C, H, W)`` class logits, ``(4, H, W)`` distances (image
+        pixels), ``(1, H, W)`` centerness logits and ``(num_params, H, W)``
+        attentions. Returns ``bboxes`` ``(N, 4)`` (not clipped), ``scores``
+        ``sqrt(cls * centerness)``, ``labels``, ``param_preds``, ``points``
+        and ``strides``.
+        """
+        cfg = copy.deepcopy(self.test_cfg if cfg is None else cfg)
+        nms_pre = cfg.get('nms_pre', -1)
+        score_thr = cfg.get('score_thr', 0)
+        fields = dict(
+            scores=[],
+            labels=[],
+            bbox_pred=[],
+            param_pred=[],
+            points=[],
+            strides=[])
+        for cls_score, bbox_pred, ctr, param_pred, points, strides in zip(
+                cls_score_list, bbox_pred_list, score_factor_list,
+                param_pred_list, mlvl_points, mlvl_strides):
+            ctr = ctr.permute(1, 2, 0).reshape(-1, 1).sigmoid()
+            scores = cls_score.permute(1, 2, 0).reshape(
+                -1, self.cls_out_channels).sigmoid() * ctr
+            scores, labels, _, kept = filter_scores_and_topk(
+                scores, score_thr, nms_pre,
+                dict(
+                    bbox_pred=bbox_pred.permute(1, 2, 0).reshape(-1, 4),
+                    param_pred=param_pred.permute(1, 2, 0).reshape(
+                        -1, self.num_params),
+                    points=points,
+                    strides=strides))
+            fields['scores'].append(scores)
+            fields['labels'].append(labels)
+            for key, value in kept.items():
+                fields[key].append(value)
+        fields = {k: torch.cat(v) for k, v in fields.items()}
+        results = InstanceData(
+            bboxes=distance2bbox(fields['points'], fields['bbox_pred']),
+            scores=fields['scores'],
+            labels=fields['labels'],
+            param_preds=fields['param_pred'],
+            points=fields['points'],
+            strides=fields['strides'])
+        results = self._bbox_post_process(
+            results=results,
+            cfg=cfg,
+            rescale=rescale,
+            with_nms=with_nms,
+            img_meta=img_meta)
+        results.scores = torch.sqrt(results.scores)
         return results

@@ -11,6 +11,8 @@ one attention map per instance into the instance's mask logits:
 :func:`centerness_targets` gives the weights of the blender's loss, and
 :func:`paste_masks` pastes ``R x R`` RoI masks into an image.
 """
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
@@ -83,27 +85,35 @@ def centerness_targets(points: Tensor, boxes: Tensor) -> Tensor:
     return ratio.sqrt()
 
 
-def paste_masks(masks: Tensor, boxes: Tensor, height: int,
-                width: int) -> Tensor:
+def paste_masks(masks: Tensor,
+                boxes: Tensor,
+                height: int,
+                width: int,
+                threshold: Optional[float] = None) -> Tensor:
     """Paste RoI masks (probabilities) into an ``height x width`` image.
 
     One instance at a time around its box on CPU (memory bounded by the
-    largest box), all at once on GPU, as mmdet's ``FCNMaskHead``.
+    largest box), all at once on GPU, as mmdet's ``FCNMaskHead`` and
+    Detectron2's ``paste_masks_in_image``.
 
     Args:
         masks (Tensor): ``(N, R, R)`` mask probabilities.
         boxes (Tensor): ``(N, 4)`` boxes in the output image's pixels.
+        threshold (float, optional): Binarise at ``>= threshold`` while
+            pasting (bool output: no ``(N, height, width)`` float buffer).
 
     Returns:
-        Tensor: ``(N, height, width)`` float probabilities.
+        Tensor: ``(N, height, width)`` float probabilities, or bool masks
+        with ``threshold``.
     """
-    out = masks.new_zeros((masks.shape[0], height, width))
+    dtype = masks.dtype if threshold is None else torch.bool
+    out = masks.new_zeros((masks.shape[0], height, width), dtype=dtype)
     if masks.shape[0] == 0:
         return out
     if masks.device.type != 'cpu':
         pasted, _ = _do_paste_mask(
             masks[:, None], boxes, height, width, skip_empty=False)
-        return pasted
+        return pasted if threshold is None else pasted >= threshold
     for i in range(masks.shape[0]):
         pasted, region = _do_paste_mask(
             masks[i:i + 1, None],
@@ -111,5 +121,6 @@ def paste_masks(masks: Tensor, boxes: Tensor, height: int,
             height,
             width,
             skip_empty=True)
-        out[(i, ) + region] = pasted[0]
+        out[(i, ) + region] = pasted[0] if threshold is None else \
+            pasted[0] >= threshold
     return out

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmdet.models.dense_heads.base_mask_head import BaseMaskHead
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import get_box_tensor
+from mmdet.structures.bbox import get_box_tensor, scale_boxes
 from mmdet.utils import InstanceList, OptConfigType
 from mmengine.structures import InstanceData
 from torch import Tensor
@@ -261,26 +261,37 @@ class BlendMaskHead(BaseMaskHead):
                rescale: bool,
                boundary_logits: Optional[Tensor]) -> InstanceData:
         """One image's results from its detections and ``(N, R, R)`` mask
-        probabilities: boxes rescaled, masks pasted and binarised, Eq. (2),
+        probabilities, as Detectron2's post-processing of AdelaiDet's
+        BlendMask: boxes rescaled, clipped to the image, empty ones
+        dropped; masks pasted into the clipped boxes and binarised; Eq. (2);
         the boundary map ``(1, h, w)`` in the metainfo."""
         cfg = self.test_cfg
         thr = cfg.get('mask_thr_binary', cfg.get('mask_thr', 0.5))
         boxes = results.bboxes
-        out = InstanceData(
-            bboxes=boxes, scores=results.scores, labels=results.labels)
-        if self.scorer is not None:
-            if iou is not None:
-                out.iou_scores = iou
-            if boundary is not None:
-                out.boundary_scores = boundary
-            out.mask_scores = rescore(results.scores, iou, boundary)
         if rescale:
             height, width = meta['ori_shape'][:2]
-            scale = boxes.new_tensor(meta['scale_factor']).repeat(2)
-            out.bboxes = boxes / scale
+            # as mmdet's _bbox_post_process (and Detectron2): times the
+            # reciprocal, which rounds as Detectron2's output / input ratio
+            boxes = scale_boxes(boxes, [1 / f for f in meta['scale_factor']])
         else:
             height, width = meta['img_shape'][:2]
-        out.masks = paste_masks(probs, out.bboxes, height, width) >= thr
+        boxes = torch.stack([
+            boxes[:, 0].clamp(0, width), boxes[:, 1].clamp(0, height),
+            boxes[:, 2].clamp(0, width), boxes[:, 3].clamp(0, height)
+        ], 1)
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        out = InstanceData(
+            bboxes=boxes[keep],
+            scores=results.scores[keep],
+            labels=results.labels[keep])
+        if self.scorer is not None:
+            if iou is not None:
+                out.iou_scores = iou[keep]
+            if boundary is not None:
+                out.boundary_scores = boundary[keep]
+            out.mask_scores = rescore(out.scores, out.get('iou_scores'),
+                                      out.get('boundary_scores'))
+        out.masks = paste_masks(probs[keep], out.bboxes, height, width, thr)
         if boundary_logits is not None:
             out.set_metainfo(
                 dict(boundary_map=boundary_logits.detach().sigmoid()))

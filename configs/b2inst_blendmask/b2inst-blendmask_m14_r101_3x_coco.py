@@ -1,0 +1,6 @@
+# B2Inst-BlendMask R-101 3x at M = 14 from AdelaiDet's published BlendMask
+# R_101_3x (converted; see ./b2inst-blendmask_m14_r50_1x_coco.py).
+_base_ = './b2inst-blendmask_r101_3x_coco.py'
+
+model = dict(mask_head=dict(attn_size=14))
+load_from = 'checkpoints/blendmask_m14_r101_3x_adelaidet.pth'
