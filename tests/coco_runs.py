@@ -49,6 +49,8 @@ SMOKE_RUNS = {
     'configs/b2inst_blendmask/b2inst-blendmask_msrcnn-scorer_r50_1x_coco.py':
     'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_r101_1x_coco.py': 'reduced',
+    'configs/b2inst_blendmask/b2inst-blendmask_m14_r50_1x_coco.py': 'reduced',
+    'configs/b2inst_blendmask/b2inst-blendmask_m14_r101_3x_coco.py': 'reduced',
     'configs/b2inst_yolact/b2inst-yolact_design-a_r50_1xb8-55e_coco.py':
     'reduced',
     'configs/b2inst_yolact/b2inst-yolact_design-b_r50_1xb8-55e_coco.py':
@@ -65,7 +67,7 @@ SMOKE_RUNS = {
     'configs/yolact/yolact_r50_1xb8-55e_coco.py': 'reduced',
 }
 # 3x configs that are their 1x twin with a longer schedule: their first
-# iterations are the twin's, so the twin's smoke run covers them and
+# smoke iterations are the twin's, so the twin's smoke run covers them and
 # test_coco_configs checks that they differ in schedule keys only.
 SCHEDULE_TWINS = {
     'configs/blendmask/blendmask_r50_3x_coco.py':
@@ -76,8 +78,13 @@ SCHEDULE_TWINS = {
     'configs/b2inst_blendmask/b2inst-blendmask_r50_1x_coco.py',
     'configs/b2inst_blendmask/b2inst-blendmask_r101_3x_coco.py':
     'configs/b2inst_blendmask/b2inst-blendmask_r101_1x_coco.py',
+    'configs/b2inst_blendmask/b2inst-blendmask_m14_r50_3x_coco.py':
+    'configs/b2inst_blendmask/b2inst-blendmask_m14_r50_1x_coco.py',
 }
-SCHEDULE_KEYS = ('train_cfg', 'param_scheduler', 'max_iter', 'max_epochs')
+# What a twin may change: the schedule, and the converted baseline it
+# starts from (``load_from``, which a smoke run sets to None).
+SCHEDULE_KEYS = ('train_cfg', 'param_scheduler', 'max_iter', 'max_epochs',
+                 'load_from')
 # The configs that diverged with the earlier boundary loss also run with
 # two more seeds, in the `extended` tests (not in CI).
 RESEEDED = [
