@@ -234,10 +234,17 @@ def smoke_run(config: str,
         threads=torch.get_num_threads(),
         records=records,
         metrics=metrics,
-        detections=detections_per_image(work_dir))
+        detections=detections_per_image(work_dir),
+        val_images=val_image_ids(data_root))
     for path in glob.glob(osp.join(work_dir, '**', '*.pth'), recursive=True):
         os.remove(path)
     return out
+
+
+def val_image_ids(data_root: str) -> list:
+    """Image ids of the validation split, in the file's order."""
+    with open(f'{data_root}/annotations/instances_val2017.json') as f:
+        return [img['id'] for img in json.load(f)['images']]
 
 
 def detections_per_image(work_dir: str) -> dict:
@@ -323,10 +330,11 @@ def smoke_report(results: dict) -> list:
     of the session; ``MMB2INST_SMOKE_REPORT=path`` also writes it):
     input scale, seconds, first and last total loss, the largest growth of
     any loss over its first value (``loss_growth``, what the test checks),
-    the validation APs and the detections they were computed over."""
+    the validation APs and the detections they were computed over on each
+    validation image."""
     lines = [
         '| run | scale | s | loss first -> last | max growth | bbox / segm '
-        '/ boundary mAP | detections per val image |',
+        '/ boundary mAP | detections on each val image |',
         '| --- | --- | --- | --- | --- | --- | --- |'
     ]
     for run, result in sorted(results.items()):
@@ -342,15 +350,11 @@ def smoke_report(results: dict) -> list:
         loss = f'{losses[0]:.4g} -> {losses[-1]:.4g}' if losses else '-'
         maps = ' / '.join(f'{metrics[k]:.3f}' if k in metrics else '-'
                           for k in METRICS)
-        counts = sorted({
-            n
-            for kind in result['detections'].values()
-            for n in kind.values()
-        })
+        counts = result['detections'].get('bbox', {})
+        per_image = [counts.get(str(i), 0) for i in result['val_images']]
         lines.append(f"| {run_id(*run)} | {result['scale']} | "
                      f"{result['seconds']:.0f} | {loss} | {growth:.2f} | "
-                     f'{maps} | {min(counts, default=0)}-'
-                     f'{max(counts, default=0)} |')
+                     f"{maps} | {' '.join(map(str, per_image))} |")
     return lines
 
 

@@ -42,8 +42,8 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_collection_finish(session):
     runs = [
-        item.callspec.params['run'] for item in session.items
-        if item.get_closest_marker('coco_smoke')
+        item.callspec.params['run'] for item in session.items if
+        item.get_closest_marker('coco_smoke') and 'run' in item.callspec.params
     ]
     if runs and not session.config.option.collectonly:
         from coco_runs import SmokeProcesses
