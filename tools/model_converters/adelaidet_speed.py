@@ -62,68 +62,69 @@ class Stamps:
         return hook
 
 
-@torch.no_grad()
-def time_adelaidet(model, image):
-    stamps = Stamps(
-        dict(
-            fpn=model.backbone,
-            heads=model.proposal_generator.fcos_head,
-            basis=model.basis_module))
-    h, w = image.shape[:2]
+def _timed_run(run, modules: dict, heads_end: str) -> dict:
+    """Seconds of ``run()`` (wall and CPU) and of its parts, from stamps at
+    the end of each module of ``modules`` (``fpn`` and ``heads_end``
+    included): up to the FPN output, the heads (up to ``heads_end``), and
+    the rest."""
+    stamps = Stamps(modules)
     cpu = time.process_time()
     start = time.perf_counter()
-    model([
-        dict(
-            image=torch.from_numpy(image).permute(2, 0, 1).float(),
-            height=h,
-            width=w)
-    ])
+    run()
     end = time.perf_counter()
     cpu = time.process_time() - cpu
     for handle in stamps.handles:
         handle.remove()
     t = stamps.times
-    # AdelaiDet runs the basis module before FCOS
     return dict(
         total=end - start,
         cpu=cpu,
         fpn=t['fpn'] - start,
-        heads=t['heads'] - t['fpn'],
-        rest=end - t['heads'])
+        heads=t[heads_end] - t['fpn'],
+        rest=end - t[heads_end])
+
+
+@torch.no_grad()
+def time_adelaidet(model, image):
+    h, w = image.shape[:2]
+
+    def run():
+        model([
+            dict(
+                image=torch.from_numpy(image).permute(2, 0, 1).float(),
+                height=h,
+                width=w)
+        ])
+
+    # AdelaiDet runs the basis module before FCOS
+    return _timed_run(
+        run,
+        dict(
+            fpn=model.backbone,
+            heads=model.proposal_generator.fcos_head,
+            basis=model.basis_module), 'heads')
 
 
 @torch.no_grad()
 def time_mmb2inst(model, image):
     from mmdet.structures import DetDataSample
-    stamps = Stamps(
-        dict(
-            fpn=model.neck,
-            bbox=model.bbox_head,
-            basis=model.mask_head.basis_head))
     h, w = image.shape[:2]
     sample = DetDataSample(
         metainfo=dict(
             img_shape=(h, w), ori_shape=(h, w), scale_factor=(1., 1.)))
-    cpu = time.process_time()
-    start = time.perf_counter()
-    data = model.data_preprocessor(
-        dict(
-            inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
-            data_samples=[sample]), False)
-    model.predict(data['inputs'], data['data_samples'], rescale=True)
-    end = time.perf_counter()
-    cpu = time.process_time() - cpu
-    for handle in stamps.handles:
-        handle.remove()
-    t = stamps.times
+
+    def run():
+        data = model.data_preprocessor(
+            dict(
+                inputs=[torch.from_numpy(image).permute(2, 0, 1).contiguous()],
+                data_samples=[sample]), False)
+        model.predict(data['inputs'], data['data_samples'], rescale=True)
+
     # mmdet runs the detection head (and its selection) before the basis
     # module; 'heads' here is both heads' forward and FCOS's selection
-    return dict(
-        total=end - start,
-        cpu=cpu,
-        fpn=t['fpn'] - start,
-        heads=t['basis'] - t['fpn'],
-        rest=end - t['basis'])
+    return _timed_run(run,
+                      dict(fpn=model.neck, basis=model.mask_head.basis_head),
+                      'basis')
 
 
 @torch.no_grad()
