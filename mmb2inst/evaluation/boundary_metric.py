@@ -290,12 +290,17 @@ class BoundaryAPMetric(BaseMetric):
         """
         logger = MMLogger.get_current_instance()
         eval_results = OrderedDict()
+        detected = sum(len(result['labels']) for result in results) > 0
+        dets = {
+            t: self.results2dets(results, t)
+            for t in self.iou_types
+        } if detected or self.outfile_prefix is not None else {}
         if self.outfile_prefix is not None:
             for iou_type in self.iou_types:
                 path = f'{self.outfile_prefix}.{iou_type}.json'
-                dump(_jsonable(self.results2dets(results, iou_type)), path)
+                dump(_jsonable(dets[iou_type]), path)
                 logger.info(f'{iou_type} detections written to {path}')
-        if sum(len(result['labels']) for result in results) == 0:
+        if not detected:
             logger.warning(
                 f'BoundaryAPMetric: no detection in the {len(results)} '
                 f'evaluated images; reporting 0 for {self.iou_types}.')
@@ -306,8 +311,7 @@ class BoundaryAPMetric(BaseMetric):
 
         for iou_type in self.iou_types:
             logger.info(f'Evaluating {iou_type} AP (faster-coco-eval)...')
-            coco_eval = self.run_cocoeval(
-                self.results2dets(results, iou_type), iou_type)
+            coco_eval = self.run_cocoeval(dets[iou_type], iou_type)
             stats = coco_eval.stats_as_dict
             for item, stat_key in _STAT_KEYS.items():
                 eval_results[f'{iou_type}_{item}'] = round(
