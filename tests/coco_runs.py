@@ -163,7 +163,8 @@ def smoke_options(config: str,
                   scale: str = 'full',
                   iters: int = 10,
                   seed: int = 0,
-                  checkpoints: bool = False) -> dict:
+                  checkpoints: bool = False,
+                  cfg: Config = None) -> dict:
     """``--cfg-options`` of a smoke run of ``config``: at least ``iters``
     training iterations on the synthetic set at ``data_root`` with the
     config's own model, optimizer, schedule and pipelines (see
@@ -171,8 +172,9 @@ def smoke_options(config: str,
     detection (score threshold 0) and writes the evaluated detections to
     ``work_dir``; resize scales multiplied by ``REDUCED_SCALE`` when
     ``scale == 'reduced'``; no checkpoints (an R-50 one is ~300 MB) unless
-    ``checkpoints``."""
-    cfg = Config.fromfile(osp.join(ROOT, config))
+    ``checkpoints``. ``cfg``: ``config`` already loaded."""
+    if cfg is None:
+        cfg = Config.fromfile(osp.join(ROOT, config))
     opts = short_run_options(cfg, data_root, iters, seed)
     if scale == 'reduced':
         opts.update(input_scale_options(cfg, REDUCED_SCALE))
@@ -213,7 +215,8 @@ def smoke_run(config: str,
     try:
         cfg = Config.fromfile(osp.join(ROOT, config))
         cfg.merge_from_dict(
-            smoke_options(config, data_root, work_dir, scale, seed=seed))
+            smoke_options(
+                config, data_root, work_dir, scale, seed=seed, cfg=cfg))
         cfg.work_dir = work_dir
         # Runs share this process: one logger and visualizer each (mmdet's
         # configs name theirs 'visualizer', which would be reused).
