@@ -45,6 +45,31 @@ def roi_align(features: Tensor,
     return out.to(dtype)
 
 
+def fill_first_bases(state_dict: dict, key: str, param: Tensor, groups: int,
+                     num: int) -> bool:
+    """Load a layer made for ``num - 1`` bases into one for ``num``.
+
+    ``param``'s output channels are ``groups`` blocks of ``num`` equal
+    slices, one per basis (YOLACT: per anchor, one coefficient each;
+    BlendMask: one block of ``M * M`` attention channels per basis). If
+    ``state_dict[key]`` has the same layout with ``num - 1`` slices per
+    block, it is replaced, in place, by ``param`` with the first ``num - 1``
+    slices of every block taken from it (the last, the boundary basis,
+    keeps ``param``'s values).
+
+    Returns:
+        bool: Whether ``state_dict[key]`` was replaced.
+    """
+    given = state_dict.get(key)
+    if given is None or given.shape[1:] != param.shape[1:] or \
+            given.shape[0] * num != param.shape[0] * (num - 1):
+        return False
+    merged = param.detach().clone().view(groups, num, -1)
+    merged[:, :num - 1] = given.to(param).view(groups, num - 1, -1)
+    state_dict[key] = merged.view_as(param)
+    return True
+
+
 def with_defaults(given, default: dict) -> dict:
     """``given`` merged over ``default``, recursively.
 

@@ -12,6 +12,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmb2inst.errors import ConfigError
+from ..utils import fill_first_bases
 
 
 @MODELS.register_module()
@@ -73,19 +74,14 @@ class BlendMaskBboxHead(CondInstBboxHead):
         """Fit a K-basis attention layer of ``state_dict`` (``prefix``:
         this head's) to this head's K + 1 maps, in place: the first K are
         the checkpoint's, the last keeps this head's current values."""
-        per_basis = self.attn_size**2
         for name, param in self.controller.named_parameters():
             key = f'{prefix}controller.{name}'
-            given = state_dict.get(key)
-            if given is None or given.shape[1:] != param.shape[1:] or \
-                    given.shape[0] != param.shape[0] - per_basis:
+            # channels are basis-major: one block of M * M per basis
+            if not fill_first_bases(state_dict, key, param, 1, self.num_bases):
                 continue
-            state_dict[key] = torch.cat(
-                [given.to(param),
-                 param.detach()[given.shape[0]:]])
             if log:
                 print_log(
-                    f'{key}: the {given.shape[0] // per_basis} attention '
+                    f'{key}: the {self.num_bases - 1} attention '
                     f'maps of the checkpoint loaded into the first of '
                     f'{self.num_bases}; the last (the boundary basis) keeps '
                     'its initialisation',

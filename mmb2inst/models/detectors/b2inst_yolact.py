@@ -3,6 +3,7 @@ from mmdet.models.detectors import YOLACT
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
 
+from ..utils import fill_first_bases
 from .boundary_maps import BoundaryMapsMixin, default_of
 
 # mmdet's YOLACTProtonet default: 32 prototypes from the last conv.
@@ -67,16 +68,9 @@ class B2InstYOLACT(BoundaryMapsMixin, YOLACT):
         anchors, num = head.num_base_priors, head.num_protos
         for name, param in head.conv_coeff.named_parameters():
             key = f'{prefix}bbox_head.conv_coeff.{name}'
-            given = state_dict.get(key)
-            if given is None or given.shape[1:] != param.shape[1:] or \
-                    given.shape[0] != anchors * (num - 1):
-                continue
             # channels are anchor-major: (anchor, coefficient)
-            merged = param.detach().clone().view(anchors, num,
-                                                 *param.shape[1:])
-            merged[:, :num - 1] = given.to(param).view(anchors, num - 1,
-                                                       *given.shape[1:])
-            state_dict[key] = merged.view_as(param)
+            if not fill_first_bases(state_dict, key, param, anchors, num):
+                continue
             if log:
                 print_log(
                     f'{key}: the checkpoint\'s {num - 1} coefficients per '
