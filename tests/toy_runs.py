@@ -103,8 +103,8 @@ def free_port() -> int:
 
 def load_state(path: str) -> dict:
     """The ``state_dict`` (and ``optimizer``) of an MMEngine checkpoint."""
-    from mmengine.runner.checkpoint import _load_checkpoint
-    return _load_checkpoint(path, map_location='cpu')
+    from mmb2inst.utils.checkpoint import load_local_checkpoint
+    return load_local_checkpoint(path, map_location='cpu')
 
 
 def unequal_tensors(a, b, prefix: str = '') -> list:

@@ -2,6 +2,9 @@
 # process-group backend, frequent logging and few kept checkpoints.
 _base_ = 'mmdet::_base_/default_runtime.py'
 
+# MMEngine's runner, reading MMEngine's checkpoints under torch >= 2.6.
+runner_type = 'mmdet.B2InstRunner'
+
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=25),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2))

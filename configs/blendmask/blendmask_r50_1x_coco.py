@@ -8,6 +8,8 @@ _base_ = [
     '../_base_/models/blendmask_r50_fpn.py', '../_base_/coco_b2inst.py'
 ]
 custom_imports = dict(imports=['mmb2inst'], allow_failed_imports=False)
+# MMEngine's runner, reading MMEngine's checkpoints under torch >= 2.6.
+runner_type = 'mmdet.B2InstRunner'
 
 optim_wrapper = dict(
     optimizer=dict(lr=0.01),

@@ -5,6 +5,8 @@ _base_ = [
     'mmdet::yolact/yolact_r50_1xb8-55e_coco.py', '../_base_/coco_b2inst.py'
 ]
 custom_imports = dict(imports=['mmb2inst'], allow_failed_imports=False)
+# MMEngine's runner, reading MMEngine's checkpoints under torch >= 2.6.
+runner_type = 'mmdet.B2InstRunner'
 
 train_dataloader = {{_base_.checked_coco}}
 val_dataloader = {{_base_.checked_coco}}

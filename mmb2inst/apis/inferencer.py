@@ -7,6 +7,8 @@ import numpy as np
 from mmdet.apis import DetInferencer
 from mmdet.structures import DetDataSample
 
+from ..utils.checkpoint import mmengine_checkpoints
+
 # Per-instance scores the B2Inst heads predict (Eq. 2 and its two factors).
 SCORE_FIELDS = ('mask_scores', 'iou_scores', 'boundary_scores')
 
@@ -35,6 +37,11 @@ class B2InstInferencer(DetInferencer):
     """
 
     postprocess_kwargs = DetInferencer.postprocess_kwargs | {'return_boundary'}
+
+    def _init_model(self, cfg, weights, device='cpu'):
+        # checkpoints written by training carry MMEngine's message hub
+        with mmengine_checkpoints():
+            return super()._init_model(cfg, weights, device)
 
     def postprocess(self,
                     preds,

@@ -1,18 +1,19 @@
 """Checkpoint loading under torch >= 2.6 and checks on what is loaded.
 
 Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and refuses
-to unpickle anything but tensors and plain containers. MMEngine 0.10.7 calls
-``torch.load(filename, map_location=...)`` and its checkpoints carry the
-message hub (``HistoryBuffer`` objects holding numpy arrays, and their bound
-statistics methods, pickled through ``getattr``), so resuming and testing
-fail with ``Unsupported global``. Rather than turning the safe loader off, we
-replace MMEngine's loader of local files by one that keeps
-``weights_only=True`` and allows exactly the types MMEngine's own checkpoints
-contain, only while it loads a checkpoint (``getattr`` is not allowed for
-``torch.load`` elsewhere).
+to unpickle anything but tensors and plain containers, and the checkpoints
+MMEngine writes carry its message hub (``HistoryBuffer`` objects holding
+numpy arrays). :func:`load_local_checkpoint` reads them with
+``weights_only=True`` and an allow-list of exactly those types.
+:func:`mmengine_checkpoints` makes MMEngine's loader of local files use it
+inside a ``with`` block; ``B2InstRunner`` (``runner_type`` of the configs),
+:func:`check_checkpoint_matches`, :func:`load_detector` and
+``B2InstInferencer`` load through it. Importing mmb2inst changes nothing.
 """
+import contextlib
+import copy
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -36,11 +37,9 @@ def _mmengine_checkpoint_globals() -> List[object]:
 
 
 def load_local_checkpoint(filename: str, map_location=None):
-    """MMEngine's local-file checkpoint loader, readable under torch >= 2.6.
-
-    Registered for MMEngine's ``CheckpointLoader`` (local paths) by
-    :func:`allow_mmengine_checkpoints`.
-    """
+    """Read a local checkpoint written by MMEngine with
+    ``torch.load(weights_only=True)``, allowing the types of MMEngine's
+    message hub while it loads (``torch.load`` elsewhere stays strict)."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
@@ -52,12 +51,24 @@ def load_local_checkpoint(filename: str, map_location=None):
             filename, map_location=map_location, weights_only=True)
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Make MMEngine load local checkpoints with :func:`load_local_checkpoint`
-    (resume, ``load_from``, testing, ``init_detector``)."""
+@contextlib.contextmanager
+def mmengine_checkpoints() -> Iterator[None]:
+    """Within the block, MMEngine's ``CheckpointLoader`` reads local files
+    with :func:`load_local_checkpoint`; its own loader is restored on exit.
+
+    Example::
+
+        with mmengine_checkpoints():
+            ckpt = mmengine.runner.load_checkpoint(model, 'epoch_12.pth')
+    """
     from mmengine.runner.checkpoint import CheckpointLoader
-    register = CheckpointLoader.register_scheme(prefixes='', force=True)
-    register(load_local_checkpoint)
+    previous = CheckpointLoader._schemes.get('')
+    CheckpointLoader.register_scheme('', load_local_checkpoint, force=True)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            CheckpointLoader.register_scheme('', previous, force=True)
 
 
 class CheckpointMismatchError(ValueError):
@@ -125,7 +136,8 @@ def check_checkpoint_matches(model: torch.nn.Module,
         dict: The checkpoint (its ``meta`` tells the epoch and iteration).
     """
     from mmengine.runner.checkpoint import _load_checkpoint
-    ckpt = _load_checkpoint(filename, map_location='cpu')
+    with mmengine_checkpoints():
+        ckpt = _load_checkpoint(filename, map_location='cpu')
     ckpt_state = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
                                                             dict) else None
     if not isinstance(ckpt_state, dict) or not all(
@@ -168,7 +180,7 @@ def load_detector(cfg,
                   images_only: bool = False) -> torch.nn.Module:
     """A detector of ``cfg`` on the CPU, in eval mode, with the weights of
     ``checkpoint`` (checked to fit the model, read once) and the dataset meta
-    saved in it.
+    saved in it (the config's test dataset's if it has none).
 
     Args:
         cfg (Config): The model's config (already merged with any
@@ -181,15 +193,25 @@ def load_detector(cfg,
     Raises:
         CheckpointMismatchError: The checkpoint holds another model.
     """
-    from mmdet.apis import init_detector
+    from mmdet.registry import DATASETS, MODELS
+    from mmengine.model.utils import revert_sync_batchnorm
+    from mmengine.registry import init_default_scope
     if images_only:
         cfg.test_dataloader.dataset.pipeline = [
             t for t in cfg.test_dataloader.dataset.pipeline
             if t['type'] != 'LoadAnnotations'
         ]
-    model = init_detector(cfg, None, device='cpu')
+    if 'init_cfg' in cfg.model.backbone:  # the checkpoint has the weights
+        cfg.model.backbone.init_cfg = None
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model.cfg = cfg
     ckpt = check_checkpoint_matches(model, checkpoint, config_name)
     model.load_state_dict(_without_ddp_prefix(ckpt.get('state_dict', ckpt)))
-    meta = ckpt.get('meta', {})
-    model.dataset_meta = meta.get('dataset_meta', model.dataset_meta)
+    meta = ckpt.get('meta', {}).get('dataset_meta')
+    if meta is None:  # e.g. converted weights: the config's dataset
+        dataset = copy.deepcopy(cfg.test_dataloader.dataset)
+        dataset['lazy_init'] = True
+        meta = DATASETS.build(dataset).metainfo
+    model.dataset_meta = meta
     return model.eval()
