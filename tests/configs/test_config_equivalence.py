@@ -182,9 +182,9 @@ def intended(old_name: str, section: str, old, new):
     scorer = (old.get('mask_head') or {}).get('scorer') \
         if section == 'model' else None
     if scorer:
-        # The bounded scorer's losses default to binary cross-entropy on its
-        # logits (None: chosen by `bounded`) instead of MS R-CNN's squared
-        # error, which the snapshot's configs had by default.
+        # The scorer's losses default to binary cross-entropy on its logits
+        # instead of MS R-CNN's squared error, which the snapshot's configs
+        # had by default.
         for key in ('loss_iou', 'loss_boundary'):
             if scorer.get(key) == dict(type='MSELoss', loss_weight=0.5):
                 scorer[key] = None

@@ -63,15 +63,13 @@ def square(size, top, left, side):
 
 
 def set_outputs(scorer, iou=None, boundary=None):
-    """Make the regression outputs constant: zero weights, the bias whose
-    sigmoid (a bounded scorer) or itself (MS R-CNN's linear one) is the
+    """Make the scores constant: zero weights, the bias whose sigmoid is the
     value."""
     for name, value in (('iou', iou), ('boundary', boundary)):
         if value is not None:
             layer = getattr(scorer, f'{name}_pred')
             torch.nn.init.zeros_(layer.weight)
-            bias = math.log(value / (1 - value)) if scorer.bounded else value
-            torch.nn.init.constant_(layer.bias, bias)
+            torch.nn.init.constant_(layer.bias, math.log(value / (1 - value)))
 
 
 def test_registered_in_mmdet():
@@ -192,36 +190,6 @@ def test_input_is_features_mask_and_boundary_max_pooled():
                        F.max_pool2d(laplacian_boundary(mask)[None], 2)[0])
 
 
-def test_loss_by_hand_with_constant_predictions():
-    """Constant outputs 0.2 (IoU) and 0.6 (boundary). Instances: identical
-    (IoU 1, Dice 1), disjoint (IoU 0, Dice (0 + 1) / (20 + 20 + 1) = 1/41),
-    and one whose GT crop is empty (no target, left out).
-
-    MSE, weight 0.5: IoU 0.5 * ((0.2 - 1)^2 + 0.2^2) / 2 = 0.17; with
-    Mask Scoring R-CNN's rule (targets > 0 only) 0.5 * 0.8^2 = 0.32.
-    Boundary 0.5 * ((0.6 - 1)^2 + (0.6 - 1/41)^2) / 2. The masks are given
-    in the scorer's 28 x 28 frame, so nothing is resampled.
-    """
-    gt = torch.stack(
-        [square(28, 3, 3, 6),
-         square(28, 3, 3, 6),
-         square(28, 0, 0, 0)])
-    pred = torch.stack(
-        [square(28, 3, 3, 6),
-         square(28, 10, 10, 6),
-         square(28, 3, 3, 6)]) * 0.9
-    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 3)
-    expected_boundary = 0.5 * ((0.6 - 1)**2 + (0.6 - 1 / 41)**2) / 2
-    for ignore_zero, expected_iou in ((False, 0.17), (True, 0.32)):
-        # MS R-CNN's linear outputs and squared error
-        scorer = small_scorer(iou_ignore_zero=ignore_zero, bounded=False)
-        set_outputs(scorer, iou=0.2, boundary=0.6)
-        losses = scorer.loss(feats(), rois, pred, gt)
-        assert losses['loss_score_iou'].item() == pytest.approx(expected_iou)
-        assert losses['loss_score_boundary'].item() == pytest.approx(
-            expected_boundary)
-
-
 def test_no_nan_on_degenerate_masks():
     """Empty predictions (no boundary), a prediction and GT filling the
     whole RoI (boundary = RoI border), an empty GT, tiny and zero-area
@@ -270,14 +238,10 @@ def test_zero_instances_in_loss_and_predict():
     assert iou.shape == (0, ) and boundary.shape == (0, )
 
 
-def test_predict_clamps_and_subset_in_training():
+def test_subset_in_training():
     rois = torch.tensor([[0, 4., 4., 40., 40.]] * 10)
     probs = torch.rand(10, 28, 28)
-    # MS R-CNN's linear outputs overshoot [0, 1]; predict clamps them.
-    scorer = small_scorer(max_train_instances=4, bounded=False)
-    set_outputs(scorer, iou=1.3, boundary=-0.2)
-    iou, boundary = scorer.predict(feats(), rois, probs)
-    assert iou.tolist() == [1.0] * 10 and boundary.tolist() == [0.0] * 10
+    scorer = small_scorer(max_train_instances=4)
     seen = []
     scorer.convs.register_forward_hook(
         lambda module, inputs, output: seen.append(inputs[0].shape[0]))
@@ -597,14 +561,23 @@ def test_match_predictions_by_hand():
     assert matched.numel() == iou.numel() == dice.numel() == 0
 
 
-def test_bounded_loss_by_hand():
-    """The bounded scorer: scores sigmoid(0.2 logit) etc.; binary
-    cross-entropy of the logits with the soft targets (weight 1): for
-    constant outputs p and targets t, mean(-t log p - (1 - t) log(1 - p)).
-    Instances as in the linear case: targets IoU (1, 0), Dice (1, 1/41)."""
-    gt = torch.stack([square(28, 3, 3, 6), square(28, 3, 3, 6)])
-    pred = torch.stack([square(28, 3, 3, 6), square(28, 10, 10, 6)]) * 0.9
-    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 2)
+def test_loss_by_hand_with_constant_predictions():
+    """Constant scores 0.2 (IoU) and 0.6 (boundary), i.e. logits whose
+    sigmoids they are; binary cross-entropy of the logits with the soft
+    targets (weight 1): for scores p and targets t, mean(-t log p - (1 - t)
+    log(1 - p)). Instances: identical (IoU 1, Dice 1), disjoint (IoU 0,
+    supervised; Dice (0 + 1) / (20 + 20 + 1) = 1/41), and one whose GT crop
+    is empty (no target, left out). The masks are given in the scorer's
+    28 x 28 frame, so nothing is resampled."""
+    gt = torch.stack(
+        [square(28, 3, 3, 6),
+         square(28, 3, 3, 6),
+         square(28, 0, 0, 0)])
+    pred = torch.stack(
+        [square(28, 3, 3, 6),
+         square(28, 10, 10, 6),
+         square(28, 3, 3, 6)]) * 0.9
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 3)
     scorer = small_scorer()
     set_outputs(scorer, iou=0.2, boundary=0.6)
     losses = scorer.loss(feats(), rois, pred, gt)
@@ -617,16 +590,14 @@ def test_bounded_loss_by_hand():
     assert losses['loss_score_boundary'].item() == pytest.approx(
         (bce(0.6, 1) + bce(0.6, 1 / 41)) / 2, rel=1e-5)
     iou, bnd = scorer.predict(feats(), rois, pred)
-    assert torch.allclose(iou, torch.full((2, ), 0.2))
-    assert torch.allclose(bnd, torch.full((2, ), 0.6))
+    assert torch.allclose(iou, torch.full((3, ), 0.2))
+    assert torch.allclose(bnd, torch.full((3, ), 0.6))
 
 
-@pytest.mark.parametrize('bounded', [True, False])
-def test_outputs_bounded_or_linear(bounded):
-    # The bounded scorer regresses through a sigmoid: whatever the features,
-    # its scores and hence its squared errors stay in [0, 1]; MS R-CNN's
-    # linear output follows the features' scale.
-    scorer = small_scorer(bounded=bounded)
+def test_scores_and_gradients_stay_bounded():
+    # Scores are sigmoids of logits: whatever the features, they stay in
+    # [0, 1], and so does the gradient of the loss in each logit.
+    scorer = small_scorer()
     pred = torch.stack([square(16, 3, 3, 6)] * 2)
     rois = torch.tensor([[0, 4., 4., 40., 40.]] * 2)
     huge = [f * 1e4 for f in feats()]
@@ -634,15 +605,13 @@ def test_outputs_bounded_or_linear(bounded):
         assert ((value >= 0) & (value <= 1)).all()
     raw = scorer(huge, rois, pred)
     assert max(v.abs().max() for v in raw.values() if v is not None) > 1
-    if bounded:
-        # The gradient of the loss in each logit is sigmoid(x) - target:
-        # at most 1 / N whatever the features.
-        logits = {k: v.detach().requires_grad_() for k, v in raw.items()}
-        targets = torch.rand(2)
-        for name in scorer.branches:
-            loss = getattr(scorer, f'loss_{name}')(logits[name], targets)
-            grad, = torch.autograd.grad(loss, logits[name])
-            assert grad.abs().max() <= 0.5 + 1e-6
+    # The gradient of the loss in each logit is (sigmoid(x) - target) / N.
+    logits = {k: v.detach().requires_grad_() for k, v in raw.items()}
+    targets = torch.rand(2)
+    for name in scorer.branches:
+        loss = getattr(scorer, f'loss_{name}')(logits[name], targets)
+        grad, = torch.autograd.grad(loss, logits[name])
+        assert grad.abs().max() <= 0.5 + 1e-6
 
 
 def test_targets_in_the_scorers_frame():

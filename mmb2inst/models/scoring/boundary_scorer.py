@@ -29,11 +29,7 @@ DEFAULT_ROI_EXTRACTOR = dict(
     type='SingleRoIExtractor',
     roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
     featmap_strides=[8, 16, 32])
-# Mask Scoring R-CNN's loss of its linear outputs, and the loss of the
-# bounded scorer's logits: binary cross-entropy with the soft targets, whose
-# gradient in the logit, (sigmoid(x) - target), is MS R-CNN's (y - target).
-LINEAR_LOSS = dict(type='MSELoss', loss_weight=0.5)
-BOUNDED_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.)
+DEFAULT_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.)
 # Where mmb2inst's configs put this module, for the error messages.
 CFG_KEY = 'model.mask_head.scorer'
 
@@ -42,91 +38,60 @@ CFG_KEY = 'model.mask_head.scorer'
 class BoundaryAwareScorer(BaseModule):
     r"""Regresses :math:`S_{IoU}` and :math:`S_{boundary}` of each mask.
 
-    Input, all at the RoI size ``h x w`` of ``roi_extractor`` (14 x 14 by
-    default) and concatenated along channels:
+    Mask Scoring R-CNN's ``MaskIoUHead`` with two inputs and one branch
+    more. The input, at the RoI size ``h x w`` of ``roi_extractor`` (14 x 14
+    by default), is the concatenation of
 
-    - the RoI-pooled FPN features (``in_channels``);
-    - the predicted mask probabilities, max-pooled from the resolution the
-      host gives (``mask_size``, 28 x 28 by default) as in Mask Scoring
-      R-CNN;
-    - the Laplacian boundary of the binarised predicted mask, computed at
-      the host's resolution (where a boundary is one pixel wide) and
-      max-pooled, so that no boundary pixel is lost.
+    - the RoI-pooled FPN features ``(N, in_channels, h, w)``;
+    - the predicted mask probabilities ``(N, 1, h, w)``, max-pooled from
+      :attr:`mask_size` (2h x 2w);
+    - the Laplacian boundary of the mask binarised at ``mask_thr``
+      ``(N, 1, h, w)``, taken at :attr:`mask_size` and max-pooled.
 
-    A shared stack of ``num_convs`` 3x3 conv + ReLU layers (the last one with
-    stride 2, as Mask Scoring R-CNN; or the first one with
-    ``downsample_first``) is followed by one fully-connected branch per score
-    (fc + ReLU, fc + ReLU, fc -> 1), both class-agnostic. The input is the
-    same whichever branches are enabled, so the Table 1 rows (MS, BS,
-    MS + BS) differ only in what is regressed and used at test time.
+    The mask and its boundary are detached; the RoI features are not. A
+    shared stack of ``num_convs`` 3x3 conv + ReLU layers (one of them with
+    stride 2) feeds one class-agnostic branch per score (fc + ReLU, fc +
+    ReLU, fc -> 1 logit). Each score is the sigmoid of its logit, trained
+    with binary cross-entropy against its target: the IoU of the binarised
+    mask with its GT, and the Dice of their Laplacian boundaries
+    :math:`B_{pred}, B_{gt}` (Eq. (1)),
 
-    The mask and boundary inputs are detached: the scorer learns to judge
-    masks and never pushes gradients into the mask branch. The RoI features
-    are not detached (as in Mask Scoring R-CNN), so the scoring losses do
-    reach the FPN and backbone.
+    .. math::
+        S_{boundary} = \frac{2 \sum_i B_{pred}^i B_{gt}^i + \epsilon}
+        {\sum_i (B_{pred}^i)^2 + \sum_i (B_{gt}^i)^2 + \epsilon},
 
-    Training targets (:meth:`get_targets`) compare the binarised prediction
-    with the ground-truth mask, both in the frame of the box the host used
-    (the GT box in training, as in the paper). Unlike Mask Scoring R-CNN,
-    which supervises the IoU only where its target is ``> 0``, every
-    instance whose GT crop is non-empty is supervised, IoU 0 included: with
-    GT boxes as RoIs a zero IoU means an empty or completely wrong mask,
-    which happens at test time too and must get a low score rather than an
-    unsupervised one. ``iou_ignore_zero=True`` restores MS R-CNN's rule.
-    Instances with an empty GT crop (degenerate annotations) have no
-    meaningful target and are dropped from both losses.
+    both computed in the frame of the box the host used (the GT box in
+    training), resampled to :attr:`mask_size`. Every instance with a
+    non-empty GT crop is supervised. At test time the host combines them
+    with the class score by Eq. (2),
+    :math:`S_{mask} = S_{class} \sqrt{S_{IoU} S_{boundary}}`.
 
     Args:
         in_channels (int): Channels of the FPN features. Defaults to 256.
-        roi_extractor (dict): Config of the RoI feature extractor (mmdet's
-            ``SingleRoIExtractor``); its ``out_channels`` defaults to
-            ``in_channels`` and its RoI output size is the scorer's input
-            size ``h x w``. Only the first ``len(featmap_strides)`` FPN
-            levels given to :meth:`forward` are used.
+        roi_extractor (dict): mmdet's ``SingleRoIExtractor`` config; its
+            ``out_channels`` defaults to ``in_channels`` and its output size
+            is ``h x w``. Only the first ``len(featmap_strides)`` FPN levels
+            given to :meth:`forward` are used.
         num_convs (int): 3x3 convs of the shared stack. Defaults to 4.
         conv_channels (int): Channels of the shared convs. Defaults to 64
             (Mask Scoring R-CNN: 256).
-        downsample_first (bool): Give the first conv the stride 2 instead of
-            the last, so that the other convs run at a quarter of the
-            positions: with Mask Scoring R-CNN's sizes 2.8x fewer FLOPs per
-            RoI, for the same output size and number of layers. Defaults to
-            True (Mask Scoring R-CNN: False).
+        downsample_first (bool): Stride 2 on the first conv instead of the
+            last (Mask Scoring R-CNN). Defaults to True.
         fc_channels (int): Width of the two hidden fcs of each branch.
-            Defaults to 256 (Mask Scoring R-CNN: 1024). The defaults are
-            the light scorer the configs ship: +0.7% of BlendMask's FLOPs
-            at 100 detections per image, against +20% for Mask Scoring
-            R-CNN's sizes.
-        with_iou (bool): Regress :math:`S_{IoU}` ("MS"). Defaults to True.
-        with_boundary (bool): Regress :math:`S_{boundary}` ("BS").
+            Defaults to 256 (Mask Scoring R-CNN: 1024).
+        with_iou (bool): Regress :math:`S_{IoU}` ("MS", Table 1).
+            Defaults to True.
+        with_boundary (bool): Regress :math:`S_{boundary}` ("BS", Table 1).
             Defaults to True.
         mask_thr (float): Binarisation threshold of the predicted mask
             probabilities, for the boundary input and the targets.
             Defaults to 0.5.
-        max_train_instances (int): In :meth:`loss`, at most this many
-            instances (randomly chosen over the whole batch) are scored, to
-            bound the cost. Defaults to 64.
-        iou_ignore_zero (bool): Supervise :math:`S_{IoU}` only where its
-            target is ``> 0`` (Mask Scoring R-CNN). Defaults to False.
-        bounded (bool): Predict each score as the sigmoid of a logit and
-            train the logit with binary cross-entropy against the soft
-            target, so that scores stay in [0, 1] (the targets' range) and
-            the gradient, ``sigmoid(x) - target``, stays bounded when the
-            shared features spike: with Mask Scoring R-CNN's raw linear
-            output and squared error, a randomly initialised B2Inst-YOLACT
-            on COCO saw ``loss_score_iou`` jump from 0.04 to 293 in one SGD
-            iteration. (A squared error of the sigmoid would not do: where
-            the early targets are all ~0 it saturates the sigmoid and stops
-            learning; measured on the toy B2Inst-YOLACT, whose scores
-            collapsed to 0.) False gives MS R-CNN's linear output and squared
-            error. Defaults to True.
-        loss_iou (dict, optional): Loss of :math:`S_{IoU}`, any mmdet loss
-            called as ``loss(pred, target)`` on the logits (``bounded``) or
-            the linear outputs. Defaults to binary cross-entropy with logits
-            (``bounded``), else ``MSELoss(loss_weight=0.5)``, Mask Scoring
-            R-CNN's.
-        loss_boundary (dict, optional): Same for :math:`S_{boundary}`; same
-            default, since both targets live in [0, 1] and play the same
-            role.
+        max_train_instances (int): At most this many instances of the batch
+            (chosen at random) are scored in :meth:`loss`. Defaults to 64.
+        loss_iou (dict, optional): Loss of the :math:`S_{IoU}` logits, an
+            mmdet loss called as ``loss(logits, targets)``. Defaults to
+            ``CrossEntropyLoss(use_sigmoid=True)``.
+        loss_boundary (dict, optional): Same for :math:`S_{boundary}`.
         init_cfg (dict | list[dict], optional): Defaults to None, meaning
             Mask Scoring R-CNN's: Kaiming convs, Caffe2Xavier hidden fcs,
             Normal(std=0.01) output fcs.
@@ -143,8 +108,6 @@ class BoundaryAwareScorer(BaseModule):
                  with_boundary: bool = True,
                  mask_thr: float = 0.5,
                  max_train_instances: int = 64,
-                 iou_ignore_zero: bool = False,
-                 bounded: bool = True,
                  loss_iou: Optional[dict] = None,
                  loss_boundary: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -181,8 +144,6 @@ class BoundaryAwareScorer(BaseModule):
         self.with_boundary = with_boundary
         self.mask_thr = mask_thr
         self.max_train_instances = max_train_instances
-        self.iou_ignore_zero = iou_ignore_zero
-        self.bounded = bounded
 
         roi_extractor = with_defaults(roi_extractor, DEFAULT_ROI_EXTRACTOR)
         roi_extractor.setdefault('out_channels', in_channels)
@@ -219,17 +180,15 @@ class BoundaryAwareScorer(BaseModule):
                     nn.Linear(fc_channels, fc_channels),
                     nn.ReLU(inplace=True)))
             setattr(self, f'{name}_pred', nn.Linear(fc_channels, 1))
-        default = BOUNDED_LOSS if bounded else LINEAR_LOSS
         self.loss_iou = MODELS.build(with_defaults(
-            loss_iou, default)) if with_iou else None
+            loss_iou, DEFAULT_LOSS)) if with_iou else None
         self.loss_boundary = MODELS.build(
-            with_defaults(loss_boundary, default)) if with_boundary else None
+            with_defaults(loss_boundary,
+                          DEFAULT_LOSS)) if with_boundary else None
 
     def forward(self, feats: Sequence[Tensor], rois: Tensor,
                 mask_probs: Tensor) -> Dict[str, Optional[Tensor]]:
-        """Raw score regressions: the logits with ``bounded`` (the scores
-        are their sigmoids, :meth:`scores`), else the (unclamped) linear
-        outputs.
+        """Score logits (the scores are their sigmoids, :meth:`scores`).
 
         Args:
             feats (Sequence[Tensor]): FPN levels, finest first, each
@@ -264,24 +223,14 @@ class BoundaryAwareScorer(BaseModule):
             out[name] = getattr(self, f'{name}_pred')(hidden)[:, 0]
         return out
 
-    def scores(self, raw: Tensor) -> Tensor:
-        """Scores in [0, 1] from the raw regressions of :meth:`forward`."""
-        raw = raw.float()
-        return raw.sigmoid() if self.bounded else raw.clamp(0, 1)
+    def scores(self, logits: Tensor) -> Tensor:
+        """Scores in [0, 1] from the logits of :meth:`forward`."""
+        return logits.float().sigmoid()
 
     def in_frame(self, masks: Tensor) -> Tensor:
         """Masks ``(N, h, w)`` resampled (bilinear) to the scorer's frame
-        :attr:`mask_size`, whatever frame the host blends in (YOLACT's
-        crops are made at it, BlendMask blends at 56 x 56).
-
-        Eq. (1) is defined over the box's own h x w pixels; its targets are
-        computed in this fixed frame instead because there they rank masks
-        better by what Boundary AP rewards: on the toy val set (2951
-        predictions of toy B2Inst-BlendMask matched to a GT), Spearman's
-        correlation of Eq. (1) with the per-instance Boundary IoU is 0.75 in
-        the box's own pixels, 0.83 / 0.81 / 0.78 / 0.77 in 14 / 28 / 56 /
-        112 px frames (``tools/analysis/score_quality.py --frames``): 1-px
-        boundaries at full resolution make the Dice of any small shift ~0.
+        :attr:`mask_size`, ``(N, 2h_roi, 2w_roi)``, whatever frame the host
+        blends in (YOLACT crops at it, BlendMask blends at 56 x 56).
         """
         if tuple(masks.shape[-2:]) == tuple(self.mask_size) or \
                 masks.shape[0] == 0:
@@ -344,26 +293,21 @@ class BoundaryAwareScorer(BaseModule):
             gt_masks != 0
         valid = gt_fg.flatten(1).any(1)
         targets = dict(iou=iou_targets, boundary=boundary_targets)
-        masks = dict(iou=valid, boundary=valid)
-        if self.iou_ignore_zero:
-            masks['iou'] = valid & (iou_targets > 0)
         preds = self(feats, rois, mask_probs) if bool(valid.any()) else None
         losses = dict()
         for name in self.branches:
-            keep = masks[name]
-            if preds is None or not bool(keep.any()):
+            if preds is None:
                 losses[f'loss_score_{name}'] = self._zero_loss()
                 continue
             loss_fn = getattr(self, f'loss_{name}')
-            # In float32 under mixed precision: targets are float32 in
-            # [0, 1], and squared errors of float16 lose their small values.
-            losses[f'loss_score_{name}'] = loss_fn(preds[name][keep].float(),
-                                                   targets[name][keep].float())
+            # In float32 under mixed precision (targets are float32).
+            losses[f'loss_score_{name}'] = loss_fn(
+                preds[name][valid].float(), targets[name][valid].float())
         return losses
 
     def predict(self, feats: Sequence[Tensor], rois: Tensor, mask_probs: Tensor
                 ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-        """Predicted scores, clamped to [0, 1] (the range of the targets).
+        """Predicted scores in [0, 1].
 
         Args:
             feats (Sequence[Tensor]): FPN levels, as in :meth:`forward`.
