@@ -76,7 +76,7 @@ def with_defaults(given, default: dict) -> dict:
     The configs rely on the defaults of nested sub-configs (the boundary
     loss of ``BoundaryBasis``, the RoI extractor and losses of the scorer),
     so an override such as ``--cfg-options
-    model.mask_head.boundary.loss_boundary.crisp_weight=0`` arrives as a
+    model.mask_head.boundary.loss_boundary.loss_weight=0`` arrives as a
     partial dict without ``type``; it is completed from the default instead
     of failing to build.
     """

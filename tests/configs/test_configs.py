@@ -50,8 +50,8 @@ def test_toy_config_builds_without_pretrained_weights(path):
 
 @pytest.mark.parametrize('options,check', [
     ({
-        'model.mask_head.boundary.loss_boundary.crisp_weight': 0.
-    }, lambda m: m.mask_head.boundary.loss_boundary.crisp_weight == 0.),
+        'model.mask_head.boundary.loss_boundary.crisp_beta': 0.
+    }, lambda m: m.mask_head.boundary.loss_boundary.crisp_beta == 0.),
     ({
         'model.mask_head.scorer.loss_iou.loss_weight': 2.
     }, lambda m: m.mask_head.scorer.loss_iou.loss_weight == 2.),
