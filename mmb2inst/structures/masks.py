@@ -44,29 +44,6 @@ def box_crops(gt_masks, gt_boxes: Tensor, size, device=None) -> Tensor:
     return crops.to_tensor(dtype=torch.float32, device=device)
 
 
-def masks_at(gt_masks, size, device) -> Tensor:
-    """Binary GT masks resampled to a feature resolution.
-
-    Bilinear resampling thresholded at 0.5, as YOLACT's own mask targets,
-    so that boundary targets and mask targets agree.
-
-    Args:
-        gt_masks (BitmapMasks | PolygonMasks): ``N`` masks of the (padded)
-            input size.
-        size (tuple[int, int]): ``(h, w)`` of the result.
-        device: Device of the result.
-
-    Returns:
-        Tensor: ``(N, h, w)`` float32 in {0, 1}.
-    """
-    masks = gt_masks.to_tensor(dtype=torch.float32, device=device)
-    if masks.shape[0] == 0:
-        return masks.new_zeros((0, ) + tuple(size))
-    masks = torch.nn.functional.interpolate(
-        masks[None], tuple(size), mode='bilinear', align_corners=False)[0]
-    return (masks > 0.5).float()
-
-
 def semantic_targets(masks: Tensor, labels: Tensor, num_classes: int,
                      size: Tuple[int, int]) -> Tensor:
     """Per-pixel class targets of an image from its instance masks.

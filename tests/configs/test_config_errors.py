@@ -34,22 +34,13 @@ CASES = [
     pytest.param(
         YOLACT, ['model.mask_head.boundary.supervision=foo'],
         r"^model\.mask_head\.boundary\.supervision='foo' is not one of "
-        r"'global', 'local', 'none' \(.*\)\.$",
+        r"'global', 'local' \(.*\)\.$",
         id='unknown supervision'),
     pytest.param(
         B2INST_BLENDMASK, ['model.mask_head.boundary.fusion=bar'],
         r"^model\.mask_head\.boundary\.fusion='bar' is not one of "
         r"'single', 'multi' \(.*\)\.$",
         id='unknown fusion'),
-    pytest.param(
-        YOLACT, [
-            'model.mask_head.boundary.supervision=none',
-            'model.mask_head.boundary.use_as_basis=False'
-        ], r"^model\.mask_head\.boundary\.supervision='none' with "
-        r'model\.mask_head\.boundary\.use_as_basis=False .*; set supervision '
-        r"to 'global' or 'local', or use_as_basis=True, or drop "
-        r'model\.mask_head\.boundary\.$',
-        id='boundary neither supervised nor a basis'),
     pytest.param(
         BLENDMASK, ['model.bbox_head.num_params=196'],
         r'^model\.bbox_head\.num_params is not an option .*; set '
@@ -147,6 +138,6 @@ def test_train_tool_reports_the_config_error(tmp_path):
     last = proc.stderr.strip().splitlines()[-1]
     assert last == (
         "mmb2inst: Config error: model.mask_head.boundary.supervision='foo' "
-        "is not one of 'global', 'local', 'none' (Table 2: 'local' is design "
+        "is not one of 'global', 'local' (Table 2: 'local' is design "
         "(a), 'global' designs (b)-(e)).")
     assert not list(tmp_path.glob('**/*.pth'))

@@ -123,8 +123,7 @@ def test_basis_counts_follow_the_protonet(use_as_basis, protos):
 
 @pytest.mark.parametrize('key,value', [('supervision', 'regional'),
                                        ('fusion', 'pyramid'),
-                                       ('basis_form', 'softmax'),
-                                       ('targets', 'upsampled')])
+                                       ('basis_form', 'softmax')])
 def test_unknown_design_option_names_the_key(key, value):
     cfg = Config.fromfile(TOY_DESIGNS[-1]).model
     cfg.mask_head.boundary[key] = value

@@ -29,16 +29,15 @@ from torch import Tensor
 
 from mmb2inst.errors import ConfigError
 from mmb2inst.structures import (box_crops, image_boundary_map,
-                                 laplacian_boundary, masks_at,
-                                 pool_boundary_map)
+                                 laplacian_boundary, pool_boundary_map)
 from ..utils import roi_align, with_defaults
 
-SUPERVISIONS = ('global', 'local', 'none')
+SUPERVISIONS = ('global', 'local')
 FUSIONS = ('single', 'multi')
-TARGETS = ('pooled', 'resized')
 BASIS_FORMS = ('probability', 'logits', 'affine')
-# Local targets (design (a)) are drawn at this many times the RoI size and
-# pooled down, as the global ones are pooled from the input resolution.
+# Design (a): RoI size of the local supervision (BMask R-CNN's mask size);
+# its targets are drawn at LOCAL_UPSAMPLE times that size and pooled down.
+LOCAL_SIZE = 28
 LOCAL_UPSAMPLE = 4
 DEFAULT_LOSS = dict(type='BoundaryLoss')
 # Where mmb2inst's configs put this module, for the error messages.
@@ -53,56 +52,46 @@ def _choices(values: Sequence[str]) -> str:
 class BoundaryBasis(BaseModule):
     """Predicts the holistic boundary map from a basis tower.
 
+    The boundary logits ``(B, 1, h, w)`` are predicted at the basis
+    resolution from the basis tower's features (and, with
+    ``fusion='multi'``, from FPN levels) and supervised by
+    ``loss_boundary`` against the Laplacian boundaries of the GT masks:
+    with ``supervision='global'``, of all instances of the image, each
+    taken at the input resolution, merged with a max and max-pooled to the
+    map (:func:`~mmb2inst.structures.image_boundary_map`,
+    :func:`~mmb2inst.structures.pool_boundary_map`); with ``'local'``, the
+    map RoI-aligned by each GT box to 28 x 28 against that instance's
+    boundary (drawn at 4x and pooled).
+
     Args:
         in_channels (int): Channels of the basis tower features.
-        feat_channels (int): Channels of the boundary branch.
-        supervision (str): ``'global'`` (the loss on the whole map against
-            the image-level Laplacian boundaries of all GT masks),
-            ``'local'`` (on the map RoI-pooled by each GT box, against that
-            instance's boundary, as BMask R-CNN) or ``'none'``.
-        fusion (str): ``'single'`` (predict from the basis tower alone) or
-            ``'multi'`` (BMask R-CNN's fusion: boundary features from
-            several FPN levels exchange information with the basis tower in
-            both directions through 1x1 convs).
-        use_as_basis (bool): Hand the boundary map to the host as an extra
-            basis, so instance masks are composed of K+1 bases.
-        basis_form (str): What the extra basis is. ``'probability'``
-            (default): the boundary probabilities in [0, 1], the value range
-            of YOLACT's ReLU'd prototypes (its signed coefficients can add
-            or subtract them). ``'logits'``: the boundary logits, unbounded
-            like BlendMask's bases; BlendMask blends with a softmax over the
-            bases, a convex combination, so a [0, 1] basis can only pull a
-            mask logit into [0, 1] and never mark background. ``'affine'``:
-            ``a * p + b`` with a learned scale and shift (initialised to 1
-            and 0).
+        feat_channels (int): Channels of the boundary branch. Defaults to
+            128.
+        supervision (str): ``'global'`` (default) or ``'local'`` (BMask
+            R-CNN's, design (a)).
+        fusion (str): ``'single'`` (default): predict from the basis tower
+            alone. ``'multi'``: BMask R-CNN's fusion, boundary features from
+            the FPN levels ``fusion_levels`` and the basis tower exchange
+            information in both directions through 1x1 convs.
+        use_as_basis (bool): Hand the boundary map to the host as the
+            (K+1)-th basis. Defaults to True.
+        basis_form (str): What that basis is: ``'probability'`` (default),
+            the boundary probabilities in [0, 1]; ``'logits'``, the boundary
+            logits; ``'affine'``, ``a * p + b`` with a learned scale and
+            shift (initialised to 1 and 0).
         num_convs (int): 3x3 conv + ReLU layers of the boundary branch
-            before its 1x1 predictor. With the default 0 and
-            ``fusion='single'`` the boundary is one more output channel of
-            the basis tower's last layer, as the paper's basis head ("the
-            last layer reduces the channel-size to K"), at no measurable
-            cost; ``fusion='multi'`` always has at least one.
-        fpn_channels (int): Channels of the FPN features (``fusion='multi'``).
+            before its 1x1 predictor. Defaults to 0: the boundary is one
+            more output channel of the basis tower's last layer;
+            ``fusion='multi'`` has at least one.
+        fpn_channels (int): Channels of the FPN features (``'multi'``).
+            Defaults to 256.
         fusion_levels (Sequence[int]): FPN levels fused (``'multi'``).
-        local_size (int): RoI size of the local supervision.
-        targets (str): How the boundary targets reach the map's resolution.
-            ``'pooled'`` (default): the Laplacian boundary of each GT mask
-            at the input resolution (for design (a): of the mask cropped at
-            4x the RoI size), merged over instances and max-pooled to the
-            map, so that a cell is boundary when any of its pixels is and
-            thin parts keep their boundary. ``'resized'``: the GT masks
-            resampled to the map (bilinear, > 0.5) and their Laplacian taken
-            there, as YOLACT resamples its mask targets; parts thinner than
-            a cell drop out of the targets.
-        loss_boundary (dict): The boundary loss (BCE + Dice + crisp).
-        init_cfg (dict | list[dict]): Kaiming convs, and the 1-channel
-            predictor ``Normal(std=0.01)`` with bias 0 as mmdet's prediction
-            layers: Kaiming's ``fan_out`` of a 1-channel conv is 1, which
-            gives weights of std sqrt(2) and logits of std 7-10 at step 0
-            (most pixels saturated). ``[dict(type='Kaiming',
-            layer='Conv2d')]`` restores that earlier initialisation. The
-            B2Inst-YOLACT configs set the predictor's entry to Xavier
-            uniform, as mmdet's ``YOLACTProtonet`` projection
-            (docs/design.md).
+            Defaults to (0, 1, 2).
+        loss_boundary (dict): The boundary loss. Defaults to
+            ``BoundaryLoss``.
+        init_cfg (dict | list[dict]): Defaults to Kaiming convs and a
+            ``Normal(std=0.01)`` 1-channel predictor with bias 0, as mmdet's
+            prediction layers.
     """
 
     def __init__(
@@ -116,8 +105,6 @@ class BoundaryBasis(BaseModule):
         num_convs: int = 0,
         fpn_channels: int = 256,
         fusion_levels: Sequence[int] = (0, 1, 2),
-        local_size: int = 28,
-        targets: str = 'pooled',
         loss_boundary: dict = DEFAULT_LOSS,
         init_cfg: OptMultiConfig = (dict(type='Kaiming', layer='Conv2d'),
                                     dict(
@@ -143,15 +130,6 @@ class BoundaryBasis(BaseModule):
             raise ConfigError(
                 f'{CFG_KEY}.basis_form={basis_form!r} is not one of '
                 f'{_choices(BASIS_FORMS)}.')
-        if targets not in TARGETS:
-            raise ConfigError(f'{CFG_KEY}.targets={targets!r} is not one of '
-                              f'{_choices(TARGETS)}.')
-        if supervision == 'none' and not use_as_basis:
-            raise ConfigError(
-                f"{CFG_KEY}.supervision='none' with {CFG_KEY}.use_as_basis="
-                'False leaves the boundary branch without any effect; set '
-                "supervision to 'global' or 'local', or use_as_basis=True, "
-                f'or drop {CFG_KEY}.')
         self.supervision = supervision
         self.fusion = fusion
         self.use_as_basis = use_as_basis
@@ -160,8 +138,6 @@ class BoundaryBasis(BaseModule):
             self.basis_scale = nn.Parameter(torch.ones(()))
             self.basis_shift = nn.Parameter(torch.zeros(()))
         self.fusion_levels = tuple(fusion_levels)
-        self.local_size = local_size
-        self.targets = targets
         if fusion == 'multi':
             self.laterals = nn.ModuleList(
                 nn.Conv2d(fpn_channels, feat_channels, 1)
@@ -181,9 +157,8 @@ class BoundaryBasis(BaseModule):
             channels = feat_channels
         self.boundary_convs = nn.Sequential(*convs)
         self.boundary_pred = nn.Conv2d(channels, 1, 1)
-        self.loss_boundary = (
-            MODELS.build(with_defaults(loss_boundary, DEFAULT_LOSS))
-            if supervision != 'none' else None)
+        self.loss_boundary = MODELS.build(
+            with_defaults(loss_boundary, DEFAULT_LOSS))
 
     def forward(self, basis_feat: Tensor,
                 fpn_feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
@@ -225,25 +200,17 @@ class BoundaryBasis(BaseModule):
     def get_global_targets(self, batch_gt_instances: InstanceList,
                            size: Tuple[int, int], device) -> Tensor:
         """Image-level boundary targets ``(B, 1, h, w)``: the Laplacian
-        boundary of each GT mask, merged over the instances of each image,
-        at the map's resolution (see ``targets``)."""
-        maps = []
-        for gt in batch_gt_instances:
-            if self.targets == 'pooled':
-                full = image_boundary_map(gt.masks, device=device)
-                maps.append(pool_boundary_map(full, size)[None])
-            else:
-                maps.append(
-                    image_boundary_map(
-                        masks_at(gt.masks, size, device),
-                        out_shape=size)[None])
-        return torch.stack(maps)
+        boundary of each GT mask at the input resolution, merged over the
+        instances of each image and max-pooled to ``size``."""
+        return torch.stack([
+            pool_boundary_map(
+                image_boundary_map(gt.masks, device=device), size)[None]
+            for gt in batch_gt_instances
+        ])
 
     def loss(self, boundary_logits: Tensor, batch_gt_instances: InstanceList,
              batch_img_metas: List[dict]) -> dict:
-        """Boundary loss of the map ``(B, 1, h, w)``."""
-        if self.supervision == 'none':
-            return dict()
+        """Boundary loss of the map ``(B, 1, h, w)``: ``loss_boundary``."""
         if self.supervision == 'global':
             with torch.no_grad():
                 targets = self.get_global_targets(batch_gt_instances,
@@ -261,7 +228,7 @@ class BoundaryBasis(BaseModule):
         """Design (a): the map RoI-pooled by each GT box against the
         Laplacian boundary of that instance's mask cropped to the box."""
         h, w = boundary_logits.shape[-2:]
-        size = (self.local_size, self.local_size)
+        size = (LOCAL_SIZE, LOCAL_SIZE)
         rois, targets = [], []
         for i, (gt,
                 meta) in enumerate(zip(batch_gt_instances, batch_img_metas)):
@@ -273,15 +240,10 @@ class BoundaryBasis(BaseModule):
             rois.append(
                 torch.cat([boxes.new_full((len(boxes), 1), i), boxes * scale],
                           1))
-            if self.targets == 'pooled':
-                big = tuple(LOCAL_UPSAMPLE * s for s in size)
-                targets.append(
-                    pool_boundary_map(
-                        laplacian_boundary(box_crops(gt.masks, boxes, big)),
-                        size))
-            else:
-                targets.append(
-                    laplacian_boundary(box_crops(gt.masks, boxes, size)))
+            big = tuple(LOCAL_UPSAMPLE * s for s in size)
+            targets.append(
+                pool_boundary_map(
+                    laplacian_boundary(box_crops(gt.masks, boxes, big)), size))
         if not rois:
             return boundary_logits.sum() * 0.
         pooled = roi_align(boundary_logits, torch.cat(rois), size, 1.0, 0)
