@@ -1,20 +1,13 @@
 # Copyright (c) mmb2inst contributors. All rights reserved.
 """Boundary AP (Cheng et al., CVPR 2021) as an MMEngine metric.
 
-COCO mask AP is dominated by interior pixels: a mask whose outline is off by
-a few pixels loses little mask IoU on a large object. Boundary IoU compares
-only the pixels within a distance ``d`` of each contour (``d`` a fixed
-fraction of the image diagonal), and Boundary AP runs COCO's AP protocol
-with ``min(mask IoU, boundary IoU)`` as the IoU of a detection. It is the
-measure of boundary quality B2Inst's improvements should show up in.
-
-Boundary IoU has its own boundary definition (the mask minus its erosion by
-a ``(2d+1) x (2d+1)`` square, pixels outside the image counting as
-background), unrelated to the 3x3 Laplacian boundary B2Inst trains with
-(:mod:`mmb2inst.structures.boundary`); the metric must follow the paper's
-definition to give numbers comparable with the literature. The evaluation
-itself is done by ``faster-coco-eval`` (C++ core), whose
-``iouType='boundary'`` implements exactly this protocol.
+Boundary IoU compares only the pixels within a distance ``d`` of each
+contour (``d`` a fixed fraction of the image diagonal), and Boundary AP runs
+COCO's AP protocol with ``min(mask IoU, boundary IoU)`` as the IoU of a
+detection. Its boundary is the mask minus its erosion by a ``(2d+1) x
+(2d+1)`` square (pixels outside the image counting as background), not the
+3x3 Laplacian boundary B2Inst trains with. The evaluation is
+``faster-coco-eval``'s ``iouType='boundary'``.
 """
 import itertools
 import os.path as osp

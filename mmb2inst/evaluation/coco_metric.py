@@ -19,11 +19,10 @@ class SafeCocoMetric(CocoMetric):
 
     mmdet's ``CocoMetric`` logs "The testing results of the whole dataset is
     empty" and returns no ``bbox_mAP`` / ``segm_mAP`` then, which happens to
-    a model early in training; logs, the tables of ``tools/tables.py`` and
-    ``save_best`` then lack the keys. Without detections AP is 0 where there
-    is ground truth, and COCO's -1 ("no ground truth of this size")
-    elsewhere; that is what this metric reports. With detections it is
-    mmdet's ``CocoMetric`` unchanged.
+    a model early in training; logs and ``save_best`` then lack the keys.
+    Without detections AP is 0 where there is ground truth, and COCO's -1
+    ("no ground truth of this size") elsewhere; that is what this metric
+    reports. With detections it is mmdet's ``CocoMetric`` unchanged.
     """
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:

@@ -185,10 +185,8 @@ def pool_boundary_map(boundary: Tensor, size: Sequence[int]) -> Tensor:
 
     Each output cell is 1 when any pixel of the input it covers is a
     boundary pixel (adaptive max pooling; cells cover ``ceil`` ranges, so no
-    input pixel is skipped when the sizes do not divide). Resampling the
-    masks to the map's resolution before taking their boundary would lose
-    structures thinner than a cell: a 2-px bar survives a bilinear x1/4
-    resize thresholded at 0.5 in only 2 of the 8 sub-pixel positions.
+    input pixel is skipped when the sizes do not divide), so structures
+    thinner than a cell keep their boundary.
 
     Args:
         boundary (Tensor): ``(H, W)`` or ``(N, H, W)`` binary maps.
@@ -252,9 +250,7 @@ def mask_iou(pred_masks: Tensor,
              eps: float = 1e-6) -> Tensor:
     """Binary mask IoU :math:`S_{IoU}` per instance.
 
-    Two empty masks give 0: Mask Scoring R-CNN's target is then 0 / 0, and
-    its loss keeps only targets ``> 0``, so such a pair is treated like an
-    IoU of 0 (no supervision) rather than a perfect match.
+    Two empty masks give 0, not a perfect match.
 
     Args:
         pred_masks (Tensor): Predicted masks of shape (N, h, w), binarised
@@ -288,8 +284,7 @@ def rescore(cls_scores: Tensor,
     - only ``boundary_scores``: ``cls * boundary`` ("BS");
     - neither: ``cls``.
 
-    Regressed scores are clamped to [0, 1] first, because the regression
-    heads are not bounded and may overshoot. Computed in float32 whatever
+    The scores are clamped to [0, 1] first. Computed in float32 whatever
     the inputs' dtype (half-precision scores under autocast).
 
     Args:

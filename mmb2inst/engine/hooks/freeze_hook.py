@@ -19,8 +19,7 @@ class FreezeModulesHook(Hook):
     Used to train a head on top of a trained model, e.g. the boundary-aware
     scorer on a trained B2Inst model (``load_from`` its checkpoint): the
     detector's weights, batch-norm statistics and hence its masks stay
-    exactly those of the checkpoint, so the only change a row shows is the
-    scorer's.
+    exactly those of the checkpoint.
 
     Args:
         trainable (Sequence[str]): Module names (as in ``named_modules``,

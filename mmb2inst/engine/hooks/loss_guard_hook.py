@@ -24,8 +24,6 @@ class LossGuardHook(Hook):
     iteration whose loss diverged is never saved: the last checkpoint in the
     work_dir is the last good one, and ``--resume`` continues from it. The
     message names the loss, its value, the iteration and that checkpoint.
-    mmdet's ``CheckInvalidLossHook`` only asserts a finite total loss every
-    50 iterations, which lets a run save NaN weights first.
 
     In distributed training every rank checks its own losses and the
     verdict is all-reduced, so that all ranks stop together.
@@ -33,11 +31,7 @@ class LossGuardHook(Hook):
     Args:
         max_growth (float): A finite loss has exploded when it exceeds this
             many times the median of its last ``window`` values, or of
-            ``min_value`` if that is larger. Defaults to 100: the losses of
-            a randomly initialised YOLACT under SGD jump by up to ~15x from
-            one iteration to the next, a diverging boundary loss grows by
-            10-1000x per iteration (and crashes inside mmdet's heads a few
-            iterations later).
+            ``min_value`` if that is larger. Defaults to 100.
         window (int): Iterations in the running median. Defaults to 50.
         min_history (int): Iterations a loss must have been seen before the
             growth test applies. Defaults to 1.

@@ -21,8 +21,7 @@ draws other random numbers than the run that was never interrupted:
 in it (``checkpoint['rng_state']``) and puts them back on resume. It changes
 nothing in an uninterrupted run except that the work done between a
 checkpoint and the next training step (validation, checkpointing) no longer
-draws from the training generators; the toy schedules validate only after
-their last epoch, so their runs are bit for bit what they were without it.
+draws from the training generators.
 """
 import random
 from typing import Dict, Optional

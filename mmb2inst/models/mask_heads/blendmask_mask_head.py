@@ -53,8 +53,7 @@ class BlendMaskHead(BaseMaskHead):
         boundary (dict, optional): ``BoundaryBasis`` config.
         scorer (dict, optional): ``BoundaryAwareScorer`` config. Its
             ``in_channels`` defaults to the FPN's. It scores the blended
-            masks from the FPN features and does not need ``boundary``
-            (the toy ablation ``tools/tables.py scorer`` uses it alone).
+            masks from the FPN features and does not need ``boundary``.
     """
 
     def __init__(self,
