@@ -8,10 +8,8 @@ model = dict(
     mask_head=dict(
         boundary=dict(
             type='BoundaryBasis',
-            # The boundary loss weighs 0.25, as in the COCO configs: at 1 it
-            # cost the toy BlendMask 1.6 mask AP ([-2.6, -0.6], 5 seeds);
-            # at 0.25 the cost is gone (+1.7 [+0.4, +2.9] vs 1, paired by
-            # seed; docs/results.md, "What +HBB's cost ... is made of").
+            # BlendMask's boundary loss weight, as in the COCO configs
+            # (docs/design.md, "The boundary loss's weight per host").
             loss_boundary=dict(loss_weight=0.25))))
 # Pictures (test --show-dir, validation drawing) get a third panel: the
 # predicted holistic boundary map.

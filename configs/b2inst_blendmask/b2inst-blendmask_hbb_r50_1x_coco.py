@@ -8,12 +8,8 @@ model = dict(
     mask_head=dict(
         boundary=dict(
             type='BoundaryBasis',
-            # At COCO size the loss at weight 1 pulled on the FPN features
-            # 3.3x harder than BlendMask's strongest loss after 100
-            # iterations (its crisp term); at 0.25 it stays inside the host
-            # losses' range at 640 and 800, at initialisation and after
-            # training (docs/results.md, "Boundary-loss gradients"). The toy
-            # configs, inside the range at weight 1, keep 1.
+            # BlendMask's boundary loss weight, as in the toy configs
+            # (docs/design.md, "The boundary loss's weight per host").
             loss_boundary=dict(loss_weight=0.25))))
 # Pictures (test --show-dir, validation drawing) get a third panel: the
 # predicted holistic boundary map.

@@ -4,7 +4,7 @@ _base_ = '../blendmask/blendmask_r50_3x_coco.py'
 
 model = dict(
     mask_head=dict(
-        # weight 0.25 at COCO size, as b2inst-blendmask_hbb_r50_1x_coco.py
+        # the boundary loss weight of b2inst-blendmask_hbb_r50_1x_coco.py
         boundary=dict(
             type='BoundaryBasis', loss_boundary=dict(loss_weight=0.25)),
         scorer=dict(type='BoundaryAwareScorer')))

@@ -1,8 +1,6 @@
 # Toy YOLACT: mmdet's YOLACT, CPU-sized: a half-width ResNet-18 (32 base
 # channels) from scratch for 128x128 inputs, a 96-channel FPN on C3-C5 + one
-# extra level, a 64-channel protonet (the 128-channel protonet convolutions
-# at 16x16 and 32x32 took ~30% of a training step), anchors scaled to the
-# toy objects.
+# extra level, a 64-channel protonet, anchors scaled to the toy objects.
 model = dict(
     type='YOLACT',
     # Each component from its own seed, so that an ablation row shares its
