@@ -8,7 +8,9 @@ numpy arrays). :func:`load_local_checkpoint` reads them with
 :func:`mmengine_checkpoints` makes MMEngine's loader of local files use it
 inside a ``with`` block; ``B2InstRunner`` (``runner_type`` of the configs),
 :func:`check_checkpoint_matches`, :func:`load_detector` and
-``B2InstInferencer`` load through it. Importing mmb2inst changes nothing.
+``B2InstInferencer`` load through it. :func:`allow_mmengine_checkpoints`
+installs it for the rest of the process, for scripts that ask for it.
+Importing mmb2inst changes nothing.
 """
 import contextlib
 import copy
@@ -69,6 +71,16 @@ def mmengine_checkpoints() -> Iterator[None]:
     finally:
         if previous is not None:
             CheckpointLoader.register_scheme('', previous, force=True)
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Make MMEngine's loader of local files :func:`load_local_checkpoint`
+    for the rest of the process, an explicit opt-in for scripts that load
+    through MMEngine or mmdet directly (a plain ``Runner``,
+    ``mmdet.apis.init_detector``). Configs need no call: they select
+    ``B2InstRunner``."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme('', load_local_checkpoint, force=True)
 
 
 class CheckpointMismatchError(ValueError):

@@ -13,7 +13,8 @@ from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from mmb2inst.engine import B2InstRunner
-from mmb2inst.utils.checkpoint import mmengine_checkpoints
+from mmb2inst.utils.checkpoint import (allow_mmengine_checkpoints,
+                                       mmengine_checkpoints)
 
 LOADER_STATE = ('import torch, mmengine.runner.checkpoint as c; '
                 'print(sorted((k, v.__module__, v.__name__) '
@@ -85,3 +86,13 @@ def test_runner_loads_mmengine_checkpoints(hub_checkpoint, tmp_path):
     assert ckpt['meta']['epoch'] == 1
     assert torch.equal(runner.model.fc.weight, torch.full((1, 2), 0.5))
     assert CheckpointLoader._schemes[''] is stock
+
+
+def test_explicit_opt_in_for_scripts(hub_checkpoint):
+    stock = CheckpointLoader._schemes['']
+    try:
+        allow_mmengine_checkpoints()
+        ckpt = _load_checkpoint(hub_checkpoint, map_location='cpu')
+        assert ckpt['meta']['epoch'] == 1
+    finally:
+        CheckpointLoader.register_scheme('', stock, force=True)
