@@ -195,8 +195,8 @@ def load_detector(cfg,
     saved in it (the config's test dataset's if it has none).
 
     Args:
-        cfg (Config): The model's config (already merged with any
-            ``--cfg-options``).
+        cfg (Config | str): The model's config (already merged with any
+            ``--cfg-options``) or its path.
         checkpoint (str): A ``.pth`` file written by training.
         config_name (str, optional): The config's path, for error messages.
         images_only (bool): Drop ``LoadAnnotations`` from the test pipeline,
@@ -206,8 +206,11 @@ def load_detector(cfg,
         CheckpointMismatchError: The checkpoint holds another model.
     """
     from mmdet.registry import DATASETS, MODELS
+    from mmengine.config import Config
     from mmengine.model.utils import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
+    if not isinstance(cfg, Config):
+        cfg = Config.fromfile(cfg)
     if images_only:
         cfg.test_dataloader.dataset.pipeline = [
             t for t in cfg.test_dataloader.dataset.pipeline
