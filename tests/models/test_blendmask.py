@@ -394,23 +394,6 @@ def test_detection_head_follows_the_mask_head(design, attn_size):
     assert model.bbox_head.controller.out_channels == num * attn_size**2
 
 
-def test_checkpoints_with_the_old_layout_load():
-    # Before the basis module had its own class, its layers sat on the mask
-    # head (mask_head.refine..., mask_head.boundary...).
-    model = build(B2INST.format('e'))
-    state = model.state_dict()
-    old = {
-        k.replace('mask_head.basis_head.', 'mask_head.'): v
-        for k, v in state.items()
-    }
-    assert any(k.startswith('mask_head.refine.') for k in old)
-    fresh = build(B2INST.format('e'))
-    torch.nn.init.zeros_(fresh.mask_head.basis_head.basis_pred.weight)
-    fresh.load_state_dict(old)
-    for key, value in fresh.state_dict().items():
-        assert torch.equal(value, state[key]), key
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize('row,branches', [('', ('iou', 'boundary')),
                                           ('hbb-bs_', ('boundary', )),

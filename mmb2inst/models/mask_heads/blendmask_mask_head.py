@@ -15,11 +15,6 @@ from torch import Tensor
 from mmb2inst.structures import box_crops, rescore
 from .blender import blend, centerness_targets, paste_masks, pool_bases
 
-# Submodules of the basis module that lived on this head before it had one
-# (checkpoints of mmb2inst <= 0.1.0 load with their keys remapped).
-_OLD_BASIS_KEYS = ('refine.', 'tower.', 'basis_pred.', 'semantic_head.',
-                   'boundary.')
-
 
 @MODELS.register_module()
 class BlendMaskHead(BaseMaskHead):
@@ -107,13 +102,6 @@ class BlendMaskHead(BaseMaskHead):
     def boundary(self):
         """The basis module's ``BoundaryBasis`` (None without it)."""
         return self.basis_head.boundary
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for key in list(state_dict):
-            rest = key[len(prefix):]
-            if key.startswith(prefix) and rest.startswith(_OLD_BASIS_KEYS):
-                state_dict[f'{prefix}basis_head.{rest}'] = state_dict.pop(key)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self,
                 x: Tuple[Tensor],
