@@ -6,6 +6,7 @@ name under the installed package, so, as MMDetection does, the repository's
 ``tools/`` and ``configs/`` are copied into ``mmb2inst/.mim`` before the
 package is built.
 """
+import os
 import os.path as osp
 import shutil
 from setuptools import find_packages, setup
@@ -36,16 +37,24 @@ def read_version():
 
 
 def add_mim_extension():
-    """Copy tools/ and configs/ into mmb2inst/.mim for the installed copy."""
+    """Copy tools/, configs/ and model-index.yml (what `mim search` reads)
+    into mmb2inst/.mim for the installed copy."""
     mim_root = osp.join(ROOT, 'mmb2inst', '.mim')
-    for name in ('tools', 'configs'):
+    for name in ('tools', 'configs', 'model-index.yml'):
         src, dst = osp.join(ROOT, name), osp.join(mim_root, name)
-        if not osp.isdir(src):
+        if not osp.exists(src):
             continue  # building from an sdist, where .mim already exists
-        if osp.lexists(dst):
+        if osp.isdir(dst) and not osp.islink(dst):
             shutil.rmtree(dst)
-        shutil.copytree(
-            src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        elif osp.lexists(dst):
+            os.remove(dst)
+        if osp.isfile(src):
+            shutil.copyfile(src, dst)
+        else:
+            shutil.copytree(
+                src,
+                dst,
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
 if __name__ == '__main__':
@@ -63,7 +72,12 @@ if __name__ == '__main__':
         packages=find_packages(
             exclude=('tests', 'tests.*', 'tools', 'configs')),
         include_package_data=True,
-        package_data={'mmb2inst': ['.mim/**/*.py', '.mim/**/*.sh']},
+        package_data={
+            'mmb2inst': [
+                '.mim/**/*.py', '.mim/**/*.sh', '.mim/model-index.yml',
+                '.mim/configs/**/*.yml'
+            ]
+        },
         # Every distribution mmb2inst and its tools import, in the ranges
         # the stack was verified with; requirements.txt and tools/setup.sh
         # pin the CPU stack. Install torch and mmcv (with its ops) first:
