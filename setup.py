@@ -6,7 +6,6 @@ name under the installed package, so, as MMDetection does, the repository's
 ``tools/`` and ``configs/`` are copied into ``mmb2inst/.mim`` before the
 package is built.
 """
-import os
 import os.path as osp
 import shutil
 from setuptools import find_packages, setup
@@ -37,24 +36,21 @@ def read_version():
 
 
 def add_mim_extension():
-    """Copy tools/, configs/ and model-index.yml (what `mim search` reads)
-    into mmb2inst/.mim for the installed copy."""
+    """Copy tools/ and configs/ into mmb2inst/.mim for the installed copy."""
     mim_root = osp.join(ROOT, 'mmb2inst', '.mim')
-    for name in ('tools', 'configs', 'model-index.yml'):
+    for name in ('tools', 'configs'):
         src, dst = osp.join(ROOT, name), osp.join(mim_root, name)
-        if not osp.exists(src):
+        if not osp.isdir(src):
             continue  # building from an sdist, where .mim already exists
-        if osp.isdir(dst) and not osp.islink(dst):
+        if osp.lexists(dst):
             shutil.rmtree(dst)
-        elif osp.lexists(dst):
-            os.remove(dst)
-        if osp.isfile(src):
-            shutil.copyfile(src, dst)
-        else:
-            shutil.copytree(
-                src,
-                dst,
-                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        shutil.copytree(
+            src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+    # `mim search mmb2inst` reads .mim/model-index.yml; the metafiles it
+    # imports come with configs/.
+    index = osp.join(ROOT, 'model-index.yml')
+    if osp.isfile(index):
+        shutil.copyfile(index, osp.join(mim_root, 'model-index.yml'))
 
 
 if __name__ == '__main__':
