@@ -46,6 +46,11 @@ def add_mim_extension():
             shutil.rmtree(dst)
         shutil.copytree(
             src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+    # `mim search mmb2inst` reads .mim/model-index.yml; the metafiles it
+    # imports come with configs/.
+    index = osp.join(ROOT, 'model-index.yml')
+    if osp.isfile(index):
+        shutil.copyfile(index, osp.join(mim_root, 'model-index.yml'))
 
 
 if __name__ == '__main__':
@@ -63,7 +68,12 @@ if __name__ == '__main__':
         packages=find_packages(
             exclude=('tests', 'tests.*', 'tools', 'configs')),
         include_package_data=True,
-        package_data={'mmb2inst': ['.mim/**/*.py', '.mim/**/*.sh']},
+        package_data={
+            'mmb2inst': [
+                '.mim/**/*.py', '.mim/**/*.sh', '.mim/model-index.yml',
+                '.mim/configs/**/*.yml'
+            ]
+        },
         # Every distribution mmb2inst and its tools import, in the ranges
         # the stack was verified with; requirements.txt and tools/setup.sh
         # pin the CPU stack. Install torch and mmcv (with its ops) first:
