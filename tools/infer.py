@@ -16,8 +16,6 @@ import os
 import os.path as osp
 import sys
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
-
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 

@@ -27,7 +27,7 @@ mim test mmb2inst "$CONFIG" --checkpoint "$CKPT" --work-dir "$WORK_DIR" \
     --show-dir vis --out "$WORK_DIR/predictions.pkl"
 
 echo "[quickstart] drawing the bases and the boundary basis of 4 val images"
-python tools/vis_bases.py "$CONFIG" "$CKPT" --num 4 \
+python tools/analysis_tools/vis_bases.py "$CONFIG" "$CKPT" --num 4 \
     --out-dir "$WORK_DIR/bases" > /dev/null
 
-python tools/analysis/summarize_run.py "$WORK_DIR"
+python tools/analysis_tools/analyze_logs.py "$WORK_DIR"

@@ -8,7 +8,6 @@ exists and fits the model of the config, and that the dataset is on disk.
 import argparse
 import os.path as osp
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config

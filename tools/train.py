@@ -12,7 +12,6 @@ model; :mod:`mmb2inst.utils.distributed`).
 import argparse
 import os.path as osp
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 

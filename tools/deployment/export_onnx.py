@@ -19,9 +19,6 @@ import copy
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import _source_checkout  # noqa: F401  (before mmb2inst)
-
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -18,7 +18,6 @@ import argparse
 import os
 import os.path as osp
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
 import cv2
 import mmcv
 import numpy as np

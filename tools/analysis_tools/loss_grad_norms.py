@@ -21,13 +21,9 @@ the host's own losses it should sit in.
 """
 import argparse
 import copy
-import os.path as osp
-import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import _source_checkout  # noqa: F401  (before mmb2inst)
 import torch
 from mmengine.config import Config, DictAction
 

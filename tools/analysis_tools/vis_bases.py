@@ -13,7 +13,6 @@ import argparse
 import os
 import os.path as osp
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
 import mmcv
 from mmdet.apis import inference_detector
 from mmdet.registry import VISUALIZERS

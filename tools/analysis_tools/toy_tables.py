@@ -62,8 +62,6 @@ import time
 from collections import OrderedDict, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
-
 from mmb2inst.utils.run_logs import latest_metrics
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -53,8 +53,6 @@ import sys
 import tempfile
 import time
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
-
 HOSTS = dict(
     yolact=dict(
         coco=[('YOLACT', 'configs/yolact/yolact_r50_1xb8-55e_coco.py'),

@@ -1,15 +1,11 @@
 """Print what a train + test run left in its work_dir: the test metrics,
 where the predictions and the pictures are.
 
-Usage: python tools/analysis/summarize_run.py work_dirs/<config name>
+Usage: python tools/analysis_tools/analyze_logs.py work_dirs/<config name>
 """
 import argparse
 import glob
 import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import _source_checkout  # noqa: F401  (before mmb2inst)
 
 from mmb2inst.utils.run_logs import latest_metrics
 

@@ -22,11 +22,8 @@ import copy
 import json
 import math
 import os.path as osp
-import sys
 from typing import Dict, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import _source_checkout  # noqa: F401  (before mmb2inst)
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction

@@ -28,12 +28,9 @@ without the basis, or gains.
 import argparse
 import json
 import os.path as osp
-import sys
 import tempfile
 from typing import Dict, List
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import _source_checkout  # noqa: F401  (before mmb2inst)
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
