@@ -40,7 +40,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_config(args) -> Config:
+def test_config(args) -> Config:
     cfg = load_run_config(args)
     if not osp.isfile(args.checkpoint):
         raise UserInputError(
@@ -66,7 +66,7 @@ def main():
     args = parse_args()
     cfg = None
     with friendly_errors():
-        cfg = load_config(args)
+        cfg = test_config(args)
     with friendly_errors(cfg):
         check_datasets(cfg, ['test_dataloader'])
         runner = build_runner(cfg)

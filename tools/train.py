@@ -44,7 +44,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_config(args) -> Config:
+def train_config(args) -> Config:
     cfg = load_run_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -88,7 +88,7 @@ def main():
     args = parse_args()
     cfg = None
     with friendly_errors():
-        cfg = load_config(args)
+        cfg = train_config(args)
     with friendly_errors(cfg):
         check_datasets(cfg, ['train_dataloader', 'val_dataloader'])
         protect_work_dir(cfg.work_dir, cfg.get('resume', False),

@@ -7,7 +7,7 @@ import argparse
 import glob
 import os.path as osp
 
-from mmb2inst.utils.run_logs import latest_metrics
+from ablation.run_logs import latest_metrics
 
 
 def main():

@@ -23,7 +23,8 @@ trained, by the config's own evaluators: what the trained model loses
 without the basis, or gains.
 
 ``--val-images N`` tests on the toy val split extended to N images (as
-``tools/tables.py --val-images``; its first images are the val split).
+``tools/analysis_tools/toy_tables.py --val-images``; its first images are
+the val split).
 """
 import argparse
 import json
@@ -38,7 +39,7 @@ from mmengine.config import Config, DictAction
 import mmb2inst  # noqa: F401
 from mmb2inst.models.mask_heads.blender import blend, pool_bases
 from mmb2inst.utils.run_checks import (UserInputError, build_runner,
-                                       friendly_errors)
+                                       friendly_errors, load_config)
 
 HIGH_SCORE = 0.5
 
@@ -151,24 +152,24 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_config(args) -> Config:
+def basis_use_config(args) -> Config:
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
             raise UserInputError(f'{path} does not exist.')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.val_images:
-        import tables
+        from ablation.rows import ROOT
+        from ablation.run_queue import eval_options, extended_val
 
         from mmb2inst.datasets import ensure_toy_dataset
-        data_root, settings = tables.extended_val(args.config, args.val_images)
-        ensure_toy_dataset(osp.join(tables.ROOT, data_root), settings)
+        data_root, settings = extended_val(args.config, args.val_images)
+        ensure_toy_dataset(osp.join(ROOT, data_root), settings)
         parser = argparse.ArgumentParser()
         parser.add_argument('--options', nargs='+', action=DictAction)
         cfg.merge_from_dict(
-            parser.parse_args([
-                '--options',
-                *tables.eval_options(args.config, data_root, settings)
-            ]).options)
+            parser.parse_args(
+                ['--options',
+                 *eval_options(args.config, data_root, settings)]).options)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.load_from = args.checkpoint
@@ -183,7 +184,7 @@ def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     with friendly_errors():
-        cfg = load_config(args)
+        cfg = basis_use_config(args)
         runner = build_runner(cfg)
         head = runner.model.mask_head
         boundary = getattr(head, 'boundary', None)

@@ -25,12 +25,13 @@ import torch
 from mmdet.apis import inference_detector
 from mmdet.registry import DATASETS, VISUALIZERS
 from mmdet.structures import DetDataSample
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.structures import InstanceData
 
 import mmb2inst  # noqa: F401
 from mmb2inst.utils.checkpoint import load_detector
-from mmb2inst.utils.run_checks import UserInputError, friendly_errors
+from mmb2inst.utils.run_checks import (UserInputError, friendly_errors,
+                                       load_config)
 from mmb2inst.visualization import boundary_on_image
 
 TITLE_HEIGHT = 28
@@ -70,18 +71,14 @@ def parse_args(argv=None):
 def load_model(config: str, checkpoint: str, cfg_options=None):
     """A detector on the CPU with the checkpoint's weights (checked to fit)
     and its dataset meta."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     return load_detector(cfg, checkpoint, config, images_only=True)
 
 
 def gt_samples(config: str, num: int, cfg_options=None):
     """``(img_path, gt_instances)`` of the first ``num`` test images, the GT
     masks at the size of the image file."""
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     dataset_cfg = cfg.test_dataloader.dataset
     dataset_cfg.pipeline = [
         dict(type='LoadImageFromFile'),

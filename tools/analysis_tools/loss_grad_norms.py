@@ -11,10 +11,10 @@ The measurement batch is the first of the config's own training pipeline
 fixed one (shorter side S, longer side at most 1333, as COCO's test scale)
 for each S, e.g. the ends of BlendMask's 640-800 multi-scale range. With
 ``--train-iters N`` the config then trains N iterations on ``--data-root``
-with its own optimizer and schedule (``mmb2inst.utils.short_runs``) and the
-norms are measured again. For a model with a globally supervised boundary
-basis, the unweighted terms of the boundary loss (BCE, Dice, crisp) are
-measured as well.
+with its own optimizer and schedule (``ablation/short_run.py`` beside this
+tool) and the norms are measured again. For a model with a globally
+supervised boundary basis, the unweighted terms of the boundary loss (BCE,
+Dice, crisp) are measured as well.
 
 Prints one markdown table per scale, and for the boundary loss the range of
 the host's own losses it should sit in.
@@ -28,7 +28,7 @@ import torch
 from mmengine.config import Config, DictAction
 
 import mmb2inst  # noqa: F401
-from mmb2inst.utils.run_checks import friendly_errors
+from mmb2inst.utils.run_checks import friendly_errors, load_config
 
 RESIZES = ('Resize', 'RandomResize', 'RandomChoiceResize')
 HOST_LOSS_PREFIXES = ('loss_cls', 'loss_bbox', 'loss_centerness', 'loss_mask',
@@ -142,9 +142,8 @@ def train_briefly(cfg: Config,
                   batch_size: Optional[int] = None):
     """Train ``cfg`` for about ``iters`` iterations with its optimizer and
     schedule; the trained model and the iterations done."""
+    from ablation.short_run import short_run_options
     from mmengine.runner import Runner
-
-    from mmb2inst.utils.short_runs import short_run_options
     cfg = copy.deepcopy(cfg)
     cfg.merge_from_dict(
         short_run_options(
@@ -208,7 +207,7 @@ def main():
     parser.add_argument(
         '--train-batch-size',
         type=int,
-        help='of --train-iters (default: mmb2inst.utils.short_runs\'s)')
+        help='of --train-iters (default: ablation/short_run.py\'s)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--wrt',
@@ -224,21 +223,19 @@ def main():
         help='override config settings, key=value')
     args = parser.parse_args()
     with friendly_errors():
+        from ablation.short_run import short_run_options
         from mmdet.registry import MODELS
         from mmdet.utils import register_all_modules
         from mmengine.runner import set_random_seed
 
         from mmb2inst.utils.checkpoint import load_detector
-        from mmb2inst.utils.short_runs import short_run_options
 
         register_all_modules(init_default_scope=True)
         from mmengine.logging import MMLogger
 
         # the tables are the output, not the initialisation log
         MMLogger.get_instance('loss_grad_norms', log_level='WARNING')
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+        cfg = load_config(args.config, args.cfg_options)
         if args.data_root:
             cfg.merge_from_dict({
                 k: v

@@ -30,7 +30,8 @@ from mmengine.config import Config, DictAction
 
 import mmb2inst  # noqa: F401
 from mmb2inst.structures import boundary_dice
-from mmb2inst.utils.run_checks import UserInputError, friendly_errors
+from mmb2inst.utils.run_checks import (UserInputError, friendly_errors,
+                                       load_config)
 
 # score field of pred_instances -> name in the report
 SCORE_FIELDS = (('scores', 'classification'), ('iou_scores', 'S_IoU'),
@@ -303,9 +304,7 @@ def main():
         for path in (args.config, args.checkpoint):
             if not osp.isfile(path):
                 raise UserInputError(f'{path} does not exist.')
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+        cfg = load_config(args.config, args.cfg_options)
         report = run(cfg, args.checkpoint, args.num, args.score_thr,
                      args.config, args.frames)
         report.update(config=args.config, checkpoint=args.checkpoint)

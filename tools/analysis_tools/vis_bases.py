@@ -20,7 +20,8 @@ from mmengine.config import Config, DictAction
 
 import mmb2inst  # noqa: F401
 from mmb2inst.utils.checkpoint import load_detector
-from mmb2inst.utils.run_checks import UserInputError, friendly_errors
+from mmb2inst.utils.run_checks import (UserInputError, friendly_errors,
+                                       load_config)
 from mmb2inst.visualization import bases_figure, capture_bases
 
 
@@ -59,9 +60,7 @@ def main():
         for path in (args.config, args.checkpoint, *(args.img or [])):
             if not osp.isfile(path):
                 raise UserInputError(f'{path} does not exist.')
-        cfg = Config.fromfile(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+        cfg = load_config(args.config, args.cfg_options)
         model = load_detector(
             cfg, args.checkpoint, args.config, images_only=True)
         head = getattr(model, 'mask_head', None)

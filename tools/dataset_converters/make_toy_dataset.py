@@ -3,10 +3,12 @@ r"""Generate the seeded toy shapes instance-segmentation dataset.
 
 Example::
 
-    python tools/make_toy_dataset.py data/toy_boundary    # the default set
-    python tools/make_toy_dataset.py data/toy_big --num-train 5000 \
-        --img-size 256 --seed 1
-    python tools/make_toy_dataset.py data/toy_hard --preset hard
+    # the default set
+    python tools/dataset_converters/make_toy_dataset.py data/toy_boundary
+    python tools/dataset_converters/make_toy_dataset.py data/toy_big \
+        --num-train 5000 --img-size 256 --seed 1
+    python tools/dataset_converters/make_toy_dataset.py data/toy_hard \
+        --preset hard
 """
 import argparse
 import importlib.util
@@ -17,21 +19,13 @@ import sys
 import tempfile
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-
 
 def _load_toy_shapes():
-    """Import the generator module.
-
-    In a source checkout the module file is loaded directly: importing the
+    """``mmb2inst/datasets/toy_shapes.py`` by itself: importing the
     ``mmb2inst`` package would pull in torch and mmdet (seconds of start-up)
-    although the generator only needs numpy, cv2 and pycocotools. An
-    installed copy (``mmb2inst/.mim/tools``) imports the package.
-    """
-    src = osp.join(ROOT, 'mmb2inst', 'datasets', 'toy_shapes.py')
-    if not osp.isfile(src):
-        from mmb2inst.datasets import toy_shapes
-        return toy_shapes
+    although the generator only needs numpy, cv2 and pycocotools."""
+    package = importlib.util.find_spec('mmb2inst')  # not imported
+    src = osp.join(osp.dirname(package.origin), 'datasets', 'toy_shapes.py')
     spec = importlib.util.spec_from_file_location('_mmb2inst_toy_shapes', src)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

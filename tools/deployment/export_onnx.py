@@ -1,7 +1,7 @@
 """Export a YOLACT, BlendMask or B2Inst checkpoint to ONNX and check the
 graphs against PyTorch with onnxruntime.
 
-    python tools/deploy/export_onnx.py CONFIG CHECKPOINT --out-dir DIR
+    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out-dir DIR
         [--shape 128 128] [--check IMAGE ...] [--force]
 
 Writes ``DIR/network.onnx`` (image -> dense outputs, bases, boundary map),
@@ -57,19 +57,18 @@ def same_detections(a, b, atol=1e-3) -> bool:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmb2inst.utils.run_checks import UserInputError, friendly_errors
+    from mmb2inst.utils.run_checks import (UserInputError, friendly_errors,
+                                           load_config)
     with friendly_errors():
         for path in (args.config, args.checkpoint, *(args.check or [])):
             if not osp.isfile(path):
                 raise UserInputError(f'{path} does not exist.')
         import torch
-        from mmengine.config import Config
 
         import mmb2inst  # noqa: F401
         from mmb2inst.deploy import OnnxDetector, check_exportable, export
-        from mmb2inst.deploy.onnx import compare_with_pytorch
         from mmb2inst.utils.checkpoint import load_detector
-        cfg = Config.fromfile(args.config)
+        cfg = load_config(args.config)
         model = load_detector(cfg, args.checkpoint, args.config).cpu().eval()
         check_exportable(model)
         shape = args.shape or _test_shape(cfg)
@@ -101,6 +100,51 @@ def main(argv=None):
                   ', '.join(f'{k} {v:.2g}'
                             for k, v in diff.items() if k != 'num_detections'))
     return 0 if ok else 1
+
+
+def compare_with_pytorch(model, detector, inputs, data_samples) -> dict:
+    """Largest differences between the exported graphs in onnxruntime and
+    the PyTorch modules they were traced from, on one preprocessed image:
+    ``network`` (every dense output, relative to its largest magnitude) and,
+    fed PyTorch's own detections, ``mask_probs``, ``iou_scores`` and
+    ``boundary_scores`` (absolute)."""
+    import torch
+
+    from mmb2inst.deploy.onnx import (InstanceGraph, NetworkGraph,
+                                      instance_feed, scorer_levels)
+    model = model.cpu().eval()
+    with torch.no_grad():
+        torch_out = NetworkGraph(model)(inputs)
+        ort_out = detector._run_network(inputs)
+        diff = dict(
+            network=max(
+                float((o - ort_out[n]).abs().max() /
+                      o.abs().max().clamp(min=1e-12))
+                for n, o in zip(detector.names, torch_out)))
+        sample = model.predict(inputs, copy.deepcopy(data_samples))[0]
+        pred = sample.pred_instances
+        # the detections before rescaling, as the instance graph sees them
+        metas = [s.metainfo for s in data_samples]
+        head = model.bbox_head
+        feats = model.extract_feat(inputs)
+        results = head.predict(
+            feats, copy.deepcopy(data_samples), rescale=False)[0]
+        names = detector.names
+        bases = torch_out[names.index('bases')]
+        fpn = [
+            torch_out[names.index(f'feat_{i}')]
+            for i in range(scorer_levels(model))
+        ]
+        feed = instance_feed(detector.host, results, bases, fpn, metas[0])
+        params = feed['params']
+        graph = InstanceGraph(model)
+        expected = graph(bases, params, feed['rois'], feed['proto_rois'], *fpn)
+        got = detector._run_instances(feed)
+    keys = ['mask_probs', 'iou_scores', 'boundary_scores'][:len(expected)]
+    for key, e, g in zip(keys, expected, got):
+        diff[key] = float((e - g).abs().max()) if e.numel() else 0.
+    diff['num_detections'] = len(pred)
+    return diff
 
 
 def _test_shape(cfg):

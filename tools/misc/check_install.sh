@@ -7,11 +7,11 @@
 # in data/coco, and `mim train mmb2inst <a COCO config>` for 10 iterations
 # and a validation pass (random-init backbone: no weights can be downloaded).
 #
-# Usage: bash tools/check_install.sh [WORK_DIR] [CONFIG_NAME]
+# Usage: bash tools/misc/check_install.sh [WORK_DIR] [CONFIG_NAME]
 #   WORK_DIR     where the venv and the run go (default: a new temp dir)
 #   CONFIG_NAME  default b2inst-blendmask_r50_1x_coco.py
 set -eo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 WORK="${1:-$(mktemp -d /tmp/mmb2inst-install-XXXX)}"
 CONFIG="${2:-b2inst-blendmask_r50_1x_coco.py}"
 PIP=(pip install --disable-pip-version-check -q)
@@ -46,23 +46,22 @@ python -c 'import mmb2inst, mmcv.ops; print("mmb2inst", mmb2inst.__version__, "f
 python - <<'PY'
 import mmb2inst
 assert '/venv/' in mmb2inst.__file__, mmb2inst.__file__
-from mmb2inst.datasets import generate_synthetic_coco
-print('synthetic COCO-format set in data/coco:',
-      generate_synthetic_coco('data/coco'))
 PY
+step "the synthetic COCO-format set in data/coco"
+python "$ROOT/tools/dataset_converters/make_synthetic_coco.py" data/coco
 
 step "mim train mmb2inst $CONFIG (10 iterations + validation)"
-mapfile -t OPTS < <(python - "$CONFIG" <<'PY'
+CONFIG_PATH="$(python - "$CONFIG" <<'PY'
 import glob, os.path as osp, sys
-import mmb2inst
-from mmengine.config import Config
-from mmb2inst.utils.short_runs import short_run_options
-root = osp.join(osp.dirname(mmb2inst.__file__), '.mim', 'configs')
+import importlib.util
+root = osp.join(osp.dirname(importlib.util.find_spec('mmb2inst').origin),
+                '.mim', 'configs')
 path, = glob.glob(osp.join(root, '**', sys.argv[1]), recursive=True)
-for k, v in short_run_options(Config.fromfile(path), None, iters=10).items():
-    print(f'{k}={v}')
+print(path)
 PY
-)
+)"
+mapfile -t OPTS < <(python "$ROOT/tools/analysis_tools/ablation/short_run.py" \
+    "$CONFIG_PATH" --iters 10)
 mim train mmb2inst "$CONFIG" --work-dir "$RUN/work_dir" --cfg-options \
     "${OPTS[@]}" default_hooks.checkpoint.save_last=False
 grep -h '"coco/segm_mAP"' "$RUN"/work_dir/*/vis_data/scalars.json | tail -1

@@ -1,4 +1,5 @@
-"""Helpers of the side-by-side speed benchmarks in ``tools/``."""
+"""Timing, FLOP counting and model set-up shared by the benchmarks."""
+import os.path as osp
 import statistics
 import time
 from typing import Callable, Dict, List, Sequence
@@ -65,3 +66,50 @@ def ratio_table(names: Sequence[str],
                                                  for a, b in zip(base, t)))
         for name, t in zip(names, times)
     }
+
+
+def build(path: str):
+    """A model of ``path`` with random weights that keeps its top
+    candidates whatever their scores."""
+    import mmdet
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    if path.startswith('mmdet::'):
+        path = osp.join(
+            osp.dirname(mmdet.__file__), '.mim', 'configs',
+            path[len('mmdet::'):])
+    model = MODELS.build(Config.fromfile(path).model)
+    for owner in (model, getattr(model, 'bbox_head',
+                                 None), getattr(model, 'roi_head', None)):
+        test_cfg = getattr(owner, 'test_cfg', None)
+        for sub in (test_cfg, (test_cfg or {}).get('rcnn')):
+            if sub is not None and 'score_thr' in sub:
+                sub.score_thr = 0.
+    return model.eval()
+
+
+def training_setup(config: str, data_root: str, generator: dict,
+                   batch_size: int):
+    """``config``'s train loader (on the toy set of ``generator`` under
+    ``data_root``, in this process), its model (initialised, seed 0, in
+    training mode) and its optimizer wrapper."""
+    from mmdet.registry import MODELS
+    from mmdet.utils import register_all_modules
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.runner import Runner, set_random_seed
+
+    import mmb2inst  # noqa: F401
+
+    register_all_modules(init_default_scope=True)
+    set_random_seed(0)
+    cfg = Config.fromfile(config)
+    loader_cfg = cfg.train_dataloader
+    loader_cfg.update(
+        batch_size=batch_size, num_workers=0, persistent_workers=False)
+    loader_cfg.dataset.update(data_root=data_root + '/', generator=generator)
+    loader = Runner.build_dataloader(loader_cfg.to_dict(), seed=0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.train()
+    return loader, model, build_optim_wrapper(model, cfg.optim_wrapper)

@@ -1,9 +1,13 @@
 """Config overrides for short runs of a shipped config on a small dataset:
-the smoke runs of the test suite, ``tools/analysis/loss_grad_norms.py`` and
-the install check. They change only what a short run must change (data
-root, backbone initialisation, batch size, iteration count, workers, seed,
-logging); the model, pipelines, optimizer and schedule stay the config's.
+the smoke runs of the test suite, ``tools/analysis_tools/loss_grad_norms.py``
+and the install check (``tools/misc/check_install.sh``, through this file's
+command line, which prints the overrides as ``key=value`` lines:
+``python short_run.py CONFIG [--data-root DIR] [--iters N]``). They change
+only what a short run must change (data root, backbone initialisation, batch
+size, iteration count, workers, seed, logging); the model, pipelines,
+optimizer and schedule stay the config's.
 """
+import argparse
 import math
 from typing import Optional
 
@@ -100,3 +104,21 @@ def short_run_options(cfg: Config,
     opts['default_hooks.logger.interval'] = 1
     opts['log_processor.window_size'] = 1
     return opts
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description='print the --cfg-options of a short run of CONFIG')
+    parser.add_argument('config')
+    parser.add_argument('--data-root')
+    parser.add_argument('--iters', type=int, default=10)
+    args = parser.parse_args(argv)
+    import mmb2inst  # noqa: F401  (the datasets an epoch count needs)
+    opts = short_run_options(
+        Config.fromfile(args.config), args.data_root, iters=args.iters)
+    for key, value in opts.items():
+        print(f'{key}={value}')
+
+
+if __name__ == '__main__':
+    main()
