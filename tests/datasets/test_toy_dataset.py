@@ -27,7 +27,7 @@ from mmb2inst.datasets.toy_shapes import (CLASSES, DEFAULT_SETTINGS,
 pytestmark = pytest.mark.filterwarnings(
     'ignore:__array__ implementation:DeprecationWarning')
 
-CLI = osp.join(REPO_ROOT, 'tools', 'make_toy_dataset.py')
+CLI = osp.join(REPO_ROOT, 'tools', 'dataset_converters', 'make_toy_dataset.py')
 # 20 small images: fast, yet enough for every class, polygons, RLEs and
 # touching same-class pairs to occur.
 SMALL = dict(
@@ -357,7 +357,7 @@ def test_cli_refuses_to_overwrite(tmp_path):
 
 
 def test_cli_generates_and_forces(tmp_path, capsys):
-    cli = load_tool('make_toy_dataset')
+    cli = load_tool('dataset_converters/make_toy_dataset')
     out = tmp_path / 'toy'
     args = [
         str(out), '--num-train', '5', '--num-val', '2', '--img-size', '48',

@@ -11,11 +11,11 @@ import torch
 from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
+from toy_runs import ROOT
 
 from mmb2inst.utils.checkpoint import (CheckpointMismatchError,
                                        check_checkpoint_matches)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'model_converters')
 R50 = osp.join(ROOT, 'configs/blendmask/blendmask_m14_r50_1x_coco.py')
 R101 = osp.join(ROOT, 'configs/blendmask/blendmask_m14_r101_3x_coco.py')

@@ -1,4 +1,4 @@
-"""tools/analysis/loss_grad_norms.py: per-loss gradient norms, checked
+"""tools/analysis_tools/loss_grad_norms.py: per-loss gradient norms, checked
 against direct autograd and the boundary loss's own composition."""
 import math
 import os.path as osp
@@ -16,7 +16,7 @@ BLENDMASK_E = ('configs/b2inst_blendmask/'
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool('analysis/loss_grad_norms')
+    return load_tool('analysis_tools/loss_grad_norms')
 
 
 def fresh(config, **boundary):

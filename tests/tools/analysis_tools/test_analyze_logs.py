@@ -2,7 +2,9 @@
 import json
 import os
 
-from mmb2inst.utils.run_logs import latest_metrics
+from toy_runs import load_tool
+
+latest_metrics = load_tool('analysis_tools/analyze_logs').latest_metrics
 
 
 def write(path, records):

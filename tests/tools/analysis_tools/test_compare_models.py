@@ -1,5 +1,5 @@
-"""tools/compare_models.py: side-by-side pictures of two models (the paper's
-Fig. 4/5)."""
+"""tools/analysis_tools/compare_models.py: side-by-side pictures of two models
+(the paper's Fig. 4/5)."""
 import os.path as osp
 
 import cv2
@@ -17,7 +17,7 @@ B2INST_TOY = 'configs/b2inst_yolact/b2inst-yolact_hbb_r18_1xb8-12e_toy.py'
 
 @pytest.fixture(scope='module')
 def compare_models():
-    return load_tool('compare_models')
+    return load_tool('analysis_tools/compare_models')
 
 
 def test_enlarge_and_titled_row(compare_models):

@@ -1,17 +1,17 @@
-"""The synthetic COCO-format set has COCO's layout, categories and quirks,
+"""tools/dataset_converters/make_synthetic_coco.py: the synthetic
+COCO-format set has COCO's layout, categories and quirks,
 and CheckedCocoDataset names the annotations it cannot use."""
 import time
 
 import numpy as np
 
 
-def test_synthetic_coco_has_cocos_quirks(coco_root):
+def test_synthetic_coco_has_cocos_quirks(coco_root, synthetic_coco_tool):
     import json
 
     import cv2
-
-    from mmb2inst.datasets.synthetic_coco import (COCO_CATEGORIES,
-                                                  UNKNOWN_CATEGORY_ID)
+    COCO_CATEGORIES = synthetic_coco_tool.COCO_CATEGORIES
+    UNKNOWN_CATEGORY_ID = synthetic_coco_tool.UNKNOWN_CATEGORY_ID
     for split in ('train', 'val'):
         with open(f'{coco_root}/annotations/instances_{split}2017.json') as f:
             coco = json.load(f)

@@ -1,10 +1,11 @@
-"""tools/tables.py: rows, paired deltas with confidence intervals, outputs,
-and the training of missing runs (mocked)."""
+"""tools/analysis_tools/toy_tables.py: rows, paired deltas with confidence
+intervals, outputs, and the training of missing runs (mocked)."""
 import csv
 import json
 import math
 import os
 import os.path as osp
+import types
 
 import pytest
 from toy_runs import ROOT, load_tool
@@ -12,10 +13,23 @@ from toy_runs import ROOT, load_tool
 
 @pytest.fixture(scope='module')
 def tables():
-    module = load_tool('tables')
+    """The tool's entry points (``main``, ``parse_args``) and every name of
+    its modules (``ablation/``); ``tables.run_queue`` etc. are the modules,
+    for monkeypatching."""
+    tool = load_tool('analysis_tools/toy_tables')
     # main() reads the repository's ledger by default: not in these tests
-    module.LEDGER = '/nonexistent/toy_runs.jsonl'
-    return module
+    tool.LEDGER = '/nonexistent/toy_runs.jsonl'
+    from ablation import ledger, render, rows, run_queue, stats
+    names = {}
+    for module in (rows, ledger, stats, render, run_queue):
+        names.update(
+            (k, v) for k, v in vars(module).items() if not k.startswith('__'))
+    names.update(
+        main=tool.main,
+        parse_args=tool.parse_args,
+        run_queue=run_queue,
+        ledger=ledger)
+    return types.SimpleNamespace(**names)
 
 
 def fake_run(runs_dir, config, seed, segm, boundary, bbox=0.5, ap75=0.2):
@@ -135,7 +149,7 @@ def test_train_missing_runs_only_what_is_missing(tables, tmp_path,
     fake_run(runs, rows[0].toy, 0, 0.3, 0.2)
     calls = []
     monkeypatch.setattr(
-        tables, '_train_one',
+        tables.run_queue, '_train_one',
         lambda config, seed, runs_dir, threads: calls.append(
             (config, seed, threads)) or True)
     assert tables.train_missing(rows, runs, [0, 1], jobs=2)
@@ -162,10 +176,11 @@ def test_threads_per_run_and_oversubscription(tables, tmp_path, monkeypatch,
     rows = tables.select_rows(tables.table_rows('1'), ['+HBB'])
     calls = []
     monkeypatch.setattr(
-        tables, '_train_one',
+        tables.run_queue, '_train_one',
         lambda config, seed, runs_dir, threads: calls.append(threads) or True)
-    monkeypatch.setattr(tables.os, 'getloadavg', lambda: (2., 2., 2.))
-    monkeypatch.setattr(tables.os, 'cpu_count', lambda: 2)
+    monkeypatch.setattr(tables.run_queue.os, 'getloadavg', lambda:
+                        (2., 2., 2.))
+    monkeypatch.setattr(tables.run_queue.os, 'cpu_count', lambda: 2)
     assert tables.train_missing(rows, str(tmp_path), [0], jobs=1, threads=1)
     assert calls == [1, 1]
     assert 'warning' not in capsys.readouterr().out
@@ -212,7 +227,7 @@ def test_stale_runs_are_set_aside_and_retrained(tables, tmp_path, monkeypatch):
     assert not tables.stale(tables.work_dir(runs, blendmask, 0), blendmask)
     calls = []
     monkeypatch.setattr(
-        tables, '_train_one',
+        tables.run_queue, '_train_one',
         lambda config, seed, runs_dir, threads: calls.append(
             (config, seed)) or True)
     assert tables.train_missing(rows, runs, [0], jobs=1)
@@ -228,59 +243,6 @@ def test_stale_runs_are_set_aside_and_retrained(tables, tmp_path, monkeypatch):
     entries = tables.collect(rows, runs, [1])
     entry = next(e for e in entries if e['row'].toy == yolact)
     assert entry['records'] == {}
-
-
-def test_runs_from_two_cpus_are_flagged(tables, tmp_path, capsys):
-    runs = str(tmp_path / 'runs')
-    rows = {r.label: r.toy for r in tables.table_rows('3')}
-    for seed in (0, 1):
-        for label, cpu in (('YOLACT', 'CPU A'), ('B2Inst-YOLACT', 'CPU B')):
-            fake_run(runs, rows[label], seed, 0.3, 0.2)
-            info = osp.join(
-                tables.work_dir(runs, rows[label], seed), tables.RUN_INFO)
-            with open(info, 'w') as f:
-                json.dump(
-                    dict(seconds=60, threads=1, cpu_seconds=30, cpu=cpu), f)
-    assert tables.run_cpus(runs, tables.table_rows('3'),
-                           [0, 1]) == ['CPU A', 'CPU B']
-    # 4 runs x 30 CPU-seconds.
-    assert tables.run_seconds(runs, tables.table_rows('3'), [0, 1]) == 120
-    assert tables.main([
-        '3', '--runs-dir', runs, '--seeds', '0', '1', '--out-dir',
-        str(tmp_path / 'out')
-    ]) == 0
-    assert 'trained on 2 kinds of CPU (CPU A, CPU B)' in capsys.readouterr(
-    ).out
-    assert tables.cpu_name()
-
-
-def test_a_run_resumed_on_another_cpu_counts_both(tables, tmp_path,
-                                                  monkeypatch):
-    """A run interrupted on one machine and resumed on another records
-    both CPUs, so the table flags it."""
-    runs = str(tmp_path / 'runs')
-    config = tables.table_rows('3')[0].toy
-    out = tables.work_dir(runs, config, 0)
-    os.makedirs(out)
-    with open(osp.join(out, tables.RUN_INFO), 'w') as f:
-        json.dump(dict(seconds=60, threads=1, cpu_seconds=50, cpu='CPU A'), f)
-
-    class Done:
-        pid = None
-        returncode = None
-
-    monkeypatch.setattr(tables.subprocess, 'Popen', lambda *a, **k: Done())
-    usage = type('Usage', (), dict(ru_utime=7.0, ru_stime=3.0))
-    monkeypatch.setattr(tables.os, 'wait4', lambda pid, opt: (pid, 0, usage))
-    monkeypatch.setattr(tables, 'cpu_name', lambda: 'CPU B')
-    assert tables._train_one(config, 0, runs, 1)
-    with open(osp.join(out, tables.RUN_INFO)) as f:
-        info = json.load(f)
-    assert info['cpus'] == ['CPU A', 'CPU B']
-    assert info['cpu_seconds'] == 60  # 50 before + 7 + 3
-    assert tables.run_cpus(runs,
-                           tables.table_rows('3')[:1],
-                           [0]) == ['CPU A', 'CPU B']
 
 
 def fake_score(run_dir, num_images, segm, boundary, bbox=0.5, ap75=0.2):
@@ -367,7 +329,7 @@ def test_val_images_scores_runs_once_and_tables_them(tables, tmp_path,
         fake_score(run_dir, num_images, 0.14, 0.1)
         return True
 
-    monkeypatch.setattr(tables, '_evaluate_one', score)
+    monkeypatch.setattr(tables.run_queue, '_evaluate_one', score)
     assert tables.main([
         '3', '--runs-dir', runs, '--out-dir',
         str(tmp_path / 'out'), '--val-images', '6', '--jobs', '1'
@@ -419,7 +381,7 @@ def test_train_missing_goes_seed_by_seed(tables, tmp_path, monkeypatch):
     rows = tables.select_rows(tables.table_rows('1'), ['+HBB'])
     calls = []
     monkeypatch.setattr(
-        tables, '_train_one',
+        tables.run_queue, '_train_one',
         lambda config, seed, runs_dir, threads: calls.append(
             (config, seed)) or True)
     assert tables.train_missing(rows, str(tmp_path), [0, 1], jobs=1)
@@ -451,9 +413,6 @@ def test_the_ledger_keeps_runs_across_machines(tables, tmp_path, monkeypatch,
     assert tables.record_runs(rows, runs, [0, 1], ledger) == 0
     recorded = tables.read_ledger(ledger)
     entry = recorded[(b2inst, 0)]
-    assert entry['cpus'] == ['CPU A'] and entry['cpu_seconds'] == 600
-    assert entry['model'] == tables.model_digest(
-        tables._model_of(osp.join(ROOT, b2inst)))
     assert entry['scores']['val']['coco/segm_mAP'] == 0.22
     assert entry['scores']['val6']['coco/segm_mAP'] == 0.3
     # The next machine: no work_dirs. Same table from the ledger alone.
@@ -461,23 +420,13 @@ def test_the_ledger_keeps_runs_across_machines(tables, tmp_path, monkeypatch,
     entries = tables.collect(rows, empty, [0, 1], ledger=recorded)
     assert entries[1]['paired'] == [0, 1]
     assert entries[1]['delta']['coco/segm_mAP'] == pytest.approx(2.5)
-    assert tables.run_seconds(empty, rows, [0, 1], recorded) == 2400
-    assert tables.run_cpus(empty, rows, [0, 1], recorded) == ['CPU A']
     calls = []
     monkeypatch.setattr(
-        tables, '_train_one',
+        tables.run_queue, '_train_one',
         lambda config, seed, runs_dir, threads: calls.append(
             (config, seed)) or True)
     assert tables.train_missing(rows, empty, [0, 1, 2], 1, recorded)
     assert calls == [(yolact, 2), (b2inst, 2)]
-    # A seed trained again on another CPU is another draw: it does not
-    # replace the recorded one.
-    other = str(tmp_path / 'other')
-    fake_run(other, yolact, 0, 0.5, 0.1)
-    write_info(tables, other, yolact, 0, cpu='CPU B')
-    assert tables.record_runs(rows[:1], other, [0], ledger) == 0
-    assert 'another draw' in capsys.readouterr().out
-    assert tables.read_ledger(ledger)[(yolact, 0)]['cpus'] == ['CPU A']
     # An entry of an earlier version of the config is not used, and the
     # run is trained again.
     lines = open(ledger).read().splitlines()

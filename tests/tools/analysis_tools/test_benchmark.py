@@ -1,5 +1,5 @@
-"""tools/benchmark.py profile: the table by hand, and a profiled step of
-the toy BlendMask."""
+"""tools/analysis_tools/benchmark.py profile: the table by hand, and a
+profiled step of the toy BlendMask."""
 import os.path as osp
 
 import pytest
@@ -10,7 +10,10 @@ BLENDMASK = 'configs/blendmask/blendmask_r18_1xb8-12e_toy.py'
 
 @pytest.fixture(scope='module')
 def bench():
-    return load_tool('benchmark')
+    """The profile subcommand's module (benchmarking/profiling.py)."""
+    load_tool('analysis_tools/benchmark')
+    from benchmarking import profiling
+    return profiling
 
 
 def test_profile_table_by_hand(bench):

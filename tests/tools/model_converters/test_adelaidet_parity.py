@@ -19,8 +19,8 @@ import sys
 import numpy as np
 import pytest
 import torch
+from toy_runs import ROOT
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RECORD = osp.join(ROOT, 'tests', 'data', 'adelaidet_blendmask_r50_parity.npz')
 TOLERANCE = 1e-4
 

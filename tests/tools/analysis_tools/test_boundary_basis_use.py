@@ -1,5 +1,5 @@
-"""tools/analysis/boundary_basis_use.py: the boundary basis's share of the
-blend, by hand, at initialisation, and the blend without it."""
+"""tools/analysis_tools/boundary_basis_use.py: the boundary basis's share of
+the blend, by hand, at initialisation, and the blend without it."""
 import os.path as osp
 
 import pytest
@@ -15,7 +15,7 @@ HBB = 'configs/b2inst_blendmask/b2inst-blendmask_hbb_r18_1xb8-12e_toy.py'
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool('analysis/boundary_basis_use')
+    return load_tool('analysis_tools/boundary_basis_use')
 
 
 def constant_bases(values, num=2, size=4):
