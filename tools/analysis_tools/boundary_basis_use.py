@@ -1,6 +1,6 @@
 """How much of its masks does a B2Inst-BlendMask take from the boundary basis?
 
-    python tools/analysis/boundary_basis_use.py CONFIG CHECKPOINT
+    python tools/analysis_tools/boundary_basis_use.py CONFIG CHECKPOINT
         [--val-images N] [--drop] [--threads 1] [--out file.json]
         [--cfg-options key=value ...]
 

@@ -2,8 +2,8 @@
 Fig. 4/5): image with the GT masks | baseline masks | B2Inst masks | B2Inst's
 predicted holistic boundary basis.
 
-    python tools/compare_models.py BASE_CONFIG BASE_CKPT B2INST_CONFIG
-        B2INST_CKPT [--num 8] [--img a.png ...] [--out-dir DIR]
+    python tools/analysis_tools/compare_models.py BASE_CONFIG BASE_CKPT
+        B2INST_CONFIG B2INST_CKPT [--num 8] [--img a.png ...] [--out-dir DIR]
         [--score-thr 0.3]
 
 Without --img, the first --num images of the baseline config's test set are

@@ -2,7 +2,7 @@
 of every loss with respect to the FPN outputs (the features all heads read),
 at initialisation and after training the config for a while.
 
-    python tools/analysis/loss_grad_norms.py CONFIG [--data-root DIR]
+    python tools/analysis_tools/loss_grad_norms.py CONFIG [--data-root DIR]
         [--train-iters 100] [--scales 640 800] [--batch-size 2]
         [--seed 0] [--checkpoint CKPT] [--cfg-options k=v ...]
 
@@ -188,7 +188,7 @@ def main():
     parser.add_argument(
         '--data-root',
         help='dataset in the config\'s format (for the COCO configs, '
-        'e.g. the synthetic set of tools/make_synthetic_coco.py); default '
+        'e.g. the synthetic set of make_synthetic_coco.py); default '
         "the config's")
     parser.add_argument(
         '--train-iters',

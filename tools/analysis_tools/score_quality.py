@@ -1,6 +1,6 @@
 """How well do the predicted mask scores rank the masks? (B2Inst §4.2)
 
-    python tools/analysis/score_quality.py CONFIG CHECKPOINT [--num N]
+    python tools/analysis_tools/score_quality.py CONFIG CHECKPOINT [--num N]
         [--score-thr 0.05] [--out file.json]
 
 Runs the model on the first --num images of the config's test set (all by

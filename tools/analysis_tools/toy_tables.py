@@ -9,7 +9,7 @@ numbers: train the missing runs, then print the tables.
 Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
 (trained with ``--train``: ``tools/train.py CONFIG --resume --cfg-options
 randomness.seed=S``, ``--jobs`` at a time with the machine's cores split
-between them unless ``--threads`` says otherwise; two tables.py trainings
+between them unless ``--threads`` says otherwise; two toy_tables.py trainings
 side by side need ``--threads 1`` each, or their threads spin-wait for the
 shared cores and crawl, which the tool warns of; finished runs are
 reused, stopped ones resumed, and a run trained from an earlier version of

@@ -1,8 +1,8 @@
 """Write pictures of the learned bases and the holistic boundary basis of a
 YOLACT, BlendMask or B2Inst checkpoint (the paper's Fig. 8).
 
-    python tools/vis_bases.py CONFIG CHECKPOINT [--img a.png b.png]
-        [--num 4] [--out-dir DIR]
+    python tools/analysis_tools/vis_bases.py CONFIG CHECKPOINT
+        [--img a.png b.png] [--num 4] [--out-dir DIR]
 
 Without --img, the first --num images of the config's test set are used.
 Each picture shows the image, the predicted masks, the boundary basis (B2Inst

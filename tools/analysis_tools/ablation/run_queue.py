@@ -205,7 +205,7 @@ def oversubscription_warning(jobs: int, threads: int, cores: int, load: float):
 
     PyTorch's OpenMP threads spin while they wait for each other: threads
     that share cores with other busy threads wait for every step (measured
-    here: two ``tables.py --jobs 1`` side by side on 2 cores, 2 threads a
+    here: two ``toy_tables.py --jobs 1`` side by side on 2 cores, 2 threads a
     run, trained YOLACT at 2-9 s an iteration instead of 0.4).
     """
     if jobs * threads > cores:
