@@ -15,6 +15,24 @@ import argparse
 import os
 import os.path as osp
 import sys
+import warnings
+
+if not sys.warnoptions:  # -W and PYTHONWARNINGS decide otherwise
+    # Deprecation notices of the third-party stack that a user cannot act
+    # on: setuptools' about pkg_resources (imported by mmengine and mmcv),
+    # torch's about mmdet's point generator calling meshgrid without
+    # ``indexing``.
+    warnings.filterwarnings(
+        'ignore', message='pkg_resources is deprecated', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore', message='torch.meshgrid', category=UserWarning)
+    # mmdet's DetInferencer builds its visualizer without a save_dir: the
+    # local backend it cannot add is not used (the tool writes the files)
+    warnings.filterwarnings(
+        'ignore',
+        message='Failed to add <class',
+        category=UserWarning,
+        module='mmengine.visualization.visualizer')
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 

@@ -12,6 +12,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/tools/setup.sh"
 cd "$ROOT"
 
+# mim itself imports pkg_resources: the same third-party deprecation notices
+# the tools filter (tools/train.py), for the mim process and its children.
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore:pkg_resources is deprecated:UserWarning,ignore:torch.meshgrid:UserWarning}"
+
 CONFIG="${CONFIG:-configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py}"
 NAME="$(basename "$CONFIG" .py)"
 WORK_DIR="work_dirs/$NAME"

@@ -7,6 +7,18 @@ exists and fits the model of the config, and that the dataset is on disk.
 """
 import argparse
 import os.path as osp
+import sys
+import warnings
+
+if not sys.warnoptions:  # -W and PYTHONWARNINGS decide otherwise
+    # Deprecation notices of the third-party stack that a user cannot act
+    # on: setuptools' about pkg_resources (imported by mmengine and mmcv),
+    # torch's about mmdet's point generator calling meshgrid without
+    # ``indexing``.
+    warnings.filterwarnings(
+        'ignore', message='pkg_resources is deprecated', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore', message='torch.meshgrid', category=UserWarning)
 
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults

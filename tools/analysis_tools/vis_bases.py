@@ -8,10 +8,21 @@ Without --img, the first --num images of the config's test set are used.
 Each picture shows the image, the predicted masks, the boundary basis (B2Inst
 models) and every basis.
 """
-
 import argparse
 import os
 import os.path as osp
+import sys
+import warnings
+
+if not sys.warnoptions:  # -W and PYTHONWARNINGS decide otherwise
+    # Deprecation notices of the third-party stack that a user cannot act
+    # on: setuptools' about pkg_resources (imported by mmengine and mmcv),
+    # torch's about mmdet's point generator calling meshgrid without
+    # ``indexing``.
+    warnings.filterwarnings(
+        'ignore', message='pkg_resources is deprecated', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore', message='torch.meshgrid', category=UserWarning)
 
 import mmcv
 from mmdet.apis import inference_detector
@@ -61,8 +72,11 @@ def main():
             if not osp.isfile(path):
                 raise UserInputError(f'{path} does not exist.')
         cfg = load_config(args.config, args.cfg_options)
-        model = load_detector(
-            cfg, args.checkpoint, args.config, images_only=True)
+        # mmdet's init_detector replaces the warning filters with 'once';
+        # catch_warnings puts this tool's back afterwards
+        with warnings.catch_warnings():
+            model = load_detector(
+                cfg, args.checkpoint, args.config, images_only=True)
         head = getattr(model, 'mask_head', None)
         if not (hasattr(head, 'forward_bases') or hasattr(head, 'protonet')):
             raise UserInputError(
