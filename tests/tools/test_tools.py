@@ -219,7 +219,7 @@ def test_load_detector_reads_weights_and_meta_once(trained, tmp_path):
 
 @pytest.mark.slow
 def test_vis_bases_writes_pictures(trained, tmp_path):
-    out = tool('vis_bases.py', YOLACT_TOY,
+    out = tool('analysis_tools/vis_bases.py', YOLACT_TOY,
                osp.join(trained['work_dir'], 'epoch_1.pth'), '--num', '2',
                '--out-dir', str(tmp_path), '--cfg-options', *trained['opts'])
     assert out.returncode == 0, out.stderr[-2000:]
