@@ -43,6 +43,10 @@ the ledger when its entry trained the model the config builds now, and
 ``--train`` does not train it again, so seeds added on later machines
 accumulate into the same tables. ``--rows LABEL ...`` restricts a table to
 some rows and their baselines.
+
+The work is done by the modules of ``ablation/`` beside this file: ``rows``
+(the tables), ``run_queue`` (training and scoring), ``ledger``, ``stats``
+(paired deltas, confidence intervals) and ``render`` (markdown, CSV, PNG).
 """
 import argparse
 import csv
