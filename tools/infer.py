@@ -17,15 +17,21 @@ import os.path as osp
 import sys
 import warnings
 
-if not sys.warnoptions:  # -W and PYTHONWARNINGS decide otherwise
-    # Deprecation notices of the third-party stack that a user cannot act
-    # on: setuptools' about pkg_resources (imported by mmengine and mmcv),
-    # torch's about mmdet's point generator calling meshgrid without
-    # ``indexing``.
+if not sys.warnoptions:  # unless -W or PYTHONWARNINGS say otherwise
+    # Notices of the third-party stack that a user cannot act on, each
+    # matched by its message: setuptools' deprecation of pkg_resources
+    # (imported by mmengine and mmcv), torch's about mmdet's point generator
+    # calling meshgrid without ``indexing``, and mmengine's visualizer when
+    # a predicted box or mask reaches past the image (it is drawn clipped).
     warnings.filterwarnings(
         'ignore', message='pkg_resources is deprecated', category=UserWarning)
     warnings.filterwarnings(
         'ignore', message='torch.meshgrid', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore',
+        message=r'Warning: The \w+ is out of bounds',
+        category=UserWarning,
+        module='mmengine.visualization.visualizer')
     # mmdet's DetInferencer builds its visualizer without a save_dir: the
     # local backend it cannot add is not used (the tool writes the files)
     warnings.filterwarnings(

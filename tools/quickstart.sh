@@ -12,9 +12,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/tools/setup.sh"
 cd "$ROOT"
 
-# mim itself imports pkg_resources: the same third-party deprecation notices
-# the tools filter (tools/train.py), for the mim process and its children.
-export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore:pkg_resources is deprecated:UserWarning,ignore:torch.meshgrid:UserWarning}"
+# The third-party notices the tools filter (tools/train.py), for the mim
+# process too (it imports pkg_resources); set here, they replace the tools'
+# own filters in their processes, so they are the same ones.
+W="ignore:pkg_resources is deprecated:UserWarning"
+W="$W,ignore:torch.meshgrid:UserWarning"
+W="$W,ignore:Warning:UserWarning:mmengine.visualization.visualizer"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-$W}"
 
 CONFIG="${CONFIG:-configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py}"
 NAME="$(basename "$CONFIG" .py)"

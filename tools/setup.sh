@@ -77,8 +77,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ] || \
         ! python -c 'import mmb2inst' 2>/dev/null; then
     log "installing mmb2inst from $ROOT (editable)"
     rm -rf "$SITE/mmb2inst"
-    (cd "$ROOT" && pip install "${PIP_FLAGS[@]}" --no-deps \
-        --no-build-isolation -e . && rm -rf build mmb2inst.egg-info)
+    # (setuptools' banner about editable installs is not for users)
+    (cd "$ROOT" && PYTHONWARNINGS="ignore:Editable installation" \
+        pip install "${PIP_FLAGS[@]}" --no-deps --no-build-isolation -e . && \
+        rm -rf build mmb2inst.egg-info)
     ln -s "$ROOT/mmb2inst" "$SITE/mmb2inst"
     echo "$hash" > "$stamp"
 fi
