@@ -3,11 +3,14 @@
 `mim train mmb2inst CONFIG` and `mim test mmb2inst CONFIG` look for
 ``<installed mmb2inst>/.mim/tools/{train,test}.py`` and search configs by
 name under the installed package, so, as MMDetection does, the repository's
-``tools/`` and ``configs/`` are copied into ``mmb2inst/.mim`` before the
-package is built.
+``tools/`` and ``configs/`` (with their subfolders) go into ``mmb2inst/.mim``:
+copied for a regular install, linked for an editable one (``pip install -e
+.``), so that mim runs the checkout's tools.
 """
+import os
 import os.path as osp
 import shutil
+import sys
 from setuptools import find_packages, setup
 
 ROOT = osp.dirname(osp.abspath(__file__))
@@ -24,7 +27,7 @@ INSTALL_REQUIRES = [
     'scipy>=1.10',
     'terminaltables>=3.1',
 ]
-# ONNX export and its onnxruntime check (mmb2inst.deploy, tools/deploy/).
+# ONNX export and its onnxruntime check (mmb2inst.deploy, tools/deployment/).
 EXTRAS_REQUIRE = {'deploy': ['onnx>=1.15', 'onnxruntime>=1.17']}
 
 
@@ -36,21 +39,37 @@ def read_version():
 
 
 def add_mim_extension():
-    """Copy tools/ and configs/ into mmb2inst/.mim for the installed copy."""
+    """Put tools/ and configs/ into mmb2inst/.mim: relative symlinks for an
+    editable install, copies otherwise."""
+    editable = any(cmd in sys.argv for cmd in ('develop', 'editable_wheel'))
     mim_root = osp.join(ROOT, 'mmb2inst', '.mim')
+    os.makedirs(mim_root, exist_ok=True)
     for name in ('tools', 'configs'):
         src, dst = osp.join(ROOT, name), osp.join(mim_root, name)
         if not osp.isdir(src):
             continue  # building from an sdist, where .mim already exists
-        if osp.lexists(dst):
+        if osp.islink(dst):
+            os.remove(dst)
+        elif osp.lexists(dst):
             shutil.rmtree(dst)
-        shutil.copytree(
-            src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        if editable:
+            os.symlink(osp.join('..', '..', name), dst)
+        else:
+            shutil.copytree(
+                src,
+                dst,
+                ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
     # `mim search mmb2inst` reads .mim/model-index.yml; the metafiles it
     # imports come with configs/.
-    index = osp.join(ROOT, 'model-index.yml')
+    index, index_dst = (osp.join(ROOT, 'model-index.yml'),
+                        osp.join(mim_root, 'model-index.yml'))
     if osp.isfile(index):
-        shutil.copyfile(index, osp.join(mim_root, 'model-index.yml'))
+        if osp.lexists(index_dst):
+            os.remove(index_dst)
+        if editable:
+            os.symlink(osp.join('..', '..', 'model-index.yml'), index_dst)
+        else:
+            shutil.copyfile(index, index_dst)
 
 
 if __name__ == '__main__':

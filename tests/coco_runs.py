@@ -1,8 +1,9 @@
 """Helpers of the smoke runs of the shipped COCO configs on the synthetic
-COCO-format set (:mod:`mmb2inst.datasets.synthetic_coco`): which configs run
-and at which input scale, the overrides a smoke run may make, the run itself
-(:func:`smoke_run`, used in-process by ``tests/coco_smoke.py``) and what it
-leaves behind (training log, metrics, detections per validation image)."""
+COCO-format set (``tools/dataset_converters/make_synthetic_coco.py``): which
+configs run and at which input scale, the overrides a smoke run may make,
+the run itself (:func:`smoke_run`, used in-process by
+``tests/coco_smoke.py``) and what it leaves behind (training log, metrics,
+detections per validation image)."""
 import glob
 import json
 import math
@@ -18,9 +19,11 @@ from collections import Counter
 
 import pytest
 from mmengine.config import Config
-from toy_runs import ROOT
+from toy_runs import ROOT, load_tool
 
-from mmb2inst.utils.short_runs import short_run_options
+# the overrides of tools/analysis_tools/loss_grad_norms.py's short runs
+short_run_options = load_tool(
+    'analysis_tools/ablation/short_run').short_run_options
 
 COCO_CONFIGS = sorted(
     osp.relpath(p, ROOT) for p in glob.glob(
@@ -369,10 +372,10 @@ class SmokeProcesses:
     wait for them with :meth:`results`."""
 
     def __init__(self, runs: list):
-        from mmb2inst.datasets import generate_synthetic_coco
         self.base = tempfile.mkdtemp(prefix='mmb2inst-coco-smoke-')
         self.data_root = osp.join(self.base, 'coco')
-        generate_synthetic_coco(self.data_root)
+        load_tool('dataset_converters/make_synthetic_coco'
+                  ).generate_synthetic_coco(self.data_root)
         self.runs, self.procs, self.done = runs, [], None
         for i, share in enumerate(_shares(runs)):
             spec = osp.join(self.base, f'spec{i}.json')
@@ -390,7 +393,6 @@ class SmokeProcesses:
             self.procs.append((subprocess.Popen(
                 [sys.executable, 'tests/coco_smoke.py', spec],
                 cwd=ROOT,
-                env=dict(os.environ, PYTHONPATH=ROOT),
                 stdout=log,
                 stderr=subprocess.STDOUT), log))
 

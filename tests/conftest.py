@@ -1,19 +1,14 @@
 """Test session set-up: MMDetection's modules registered and its scope set as
 the default one, as the runner does for a config with default_scope='mmdet'."""
 import os
-import os.path as osp
-import sys
 import warnings
 
 import pytest
+from coco_runs import SMOKE_PROCESSES
 from mmdet.utils import register_all_modules
+from toy_runs import load_tool
 
-# The helpers (toy_runs, coco_runs) live here, the tests in subfolders.
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-
-from coco_runs import SMOKE_PROCESSES  # noqa: E402
-
-import mmb2inst  # noqa: F401,E402
+import mmb2inst  # noqa: F401
 
 register_all_modules(init_default_scope=True)
 # pycocotools and torch.jit deprecation noise, not ours.
@@ -21,11 +16,17 @@ warnings.filterwarnings('ignore', category=DeprecationWarning)
 
 
 @pytest.fixture(scope='session')
-def coco_set(tmp_path_factory):
+def coco_set(tmp_path_factory, synthetic_coco_tool):
     """The synthetic COCO-format set: ``(data root, generator summary)``."""
-    from mmb2inst.datasets import generate_synthetic_coco
     root = str(tmp_path_factory.mktemp('synthetic_coco'))
-    return root, generate_synthetic_coco(root)
+    return root, synthetic_coco_tool.generate_synthetic_coco(root)
+
+
+@pytest.fixture(scope='session')
+def synthetic_coco_tool():
+    """``tools/dataset_converters/make_synthetic_coco.py``, the generator of
+    the synthetic COCO-format set, as a module."""
+    return load_tool('dataset_converters/make_synthetic_coco')
 
 
 @pytest.fixture(scope='session')

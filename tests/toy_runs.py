@@ -135,18 +135,33 @@ def unequal_tensors(a, b, prefix: str = '') -> list:
     return [] if a == b else [prefix]
 
 
-def load_tool(name: str):
-    """The module of ``tools/<name>.py`` (``name`` may have a folder, e.g.
-    ``analysis/loss_grad_norms``; tools import their siblings, e.g.
-    ``_source_checkout``, so ``tools/`` goes on the path)."""
-    tools = osp.join(ROOT, 'tools')
-    if tools not in sys.path:
-        sys.path.insert(0, tools)
+def _import_file(name: str, path: str, package_dir: str = None):
+    """The module of ``path`` as ``name``; with ``package_dir``, a package
+    (registered, so that its submodules ``name.x`` import from there)."""
     spec = importlib.util.spec_from_file_location(
-        name.replace('/', '.'), osp.join(tools, f'{name}.py'))
+        name,
+        path,
+        submodule_search_locations=None
+        if package_dir is None else [package_dir])
     module = importlib.util.module_from_spec(spec)
+    if package_dir is not None:
+        sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_tool(name: str):
+    """The module of ``tools/<name>.py`` (``name`` may have a folder, e.g.
+    ``analysis_tools/loss_grad_norms``), imported as
+    ``python tools/<name>.py`` would run it: the packages of modules beside
+    it (e.g. ``analysis_tools/ablation/``) import under their own name."""
+    path = osp.join(ROOT, 'tools', f'{name}.py')
+    folder = osp.dirname(path)
+    for entry in sorted(os.listdir(folder)):
+        init = osp.join(folder, entry, '__init__.py')
+        if osp.isfile(init) and entry not in sys.modules:
+            _import_file(entry, init, osp.dirname(init))
+    return _import_file(name.replace('/', '.'), path)
 
 
 def toy_batch(model, num_items=(3, 2), size=64, seed=0) -> dict:

@@ -15,8 +15,30 @@ import argparse
 import os
 import os.path as osp
 import sys
+import warnings
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
+if not sys.warnoptions:  # unless -W or PYTHONWARNINGS say otherwise
+    # Notices of the third-party stack that a user cannot act on, each
+    # matched by its message: setuptools' deprecation of pkg_resources
+    # (imported by mmengine and mmcv), torch's about mmdet's point generator
+    # calling meshgrid without ``indexing``, and mmengine's visualizer when
+    # a predicted box or mask reaches past the image (it is drawn clipped).
+    warnings.filterwarnings(
+        'ignore', message='pkg_resources is deprecated', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore', message='torch.meshgrid', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore',
+        message=r'Warning: The \w+ is out of bounds',
+        category=UserWarning,
+        module='mmengine.visualization.visualizer')
+    # mmdet's DetInferencer builds its visualizer without a save_dir: the
+    # local backend it cannot add is not used (the tool writes the files)
+    warnings.filterwarnings(
+        'ignore',
+        message='Failed to add <class',
+        category=UserWarning,
+        module='mmengine.visualization.visualizer')
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 

@@ -12,6 +12,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/tools/setup.sh"
 cd "$ROOT"
 
+# The third-party notices the tools filter (tools/train.py), for the mim
+# process too (it imports pkg_resources); set here, they replace the tools'
+# own filters in their processes, so they are the same ones.
+W="ignore:pkg_resources is deprecated:UserWarning"
+W="$W,ignore:torch.meshgrid:UserWarning"
+W="$W,ignore:Warning:UserWarning:mmengine.visualization.visualizer"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-$W}"
+
 CONFIG="${CONFIG:-configs/b2inst_blendmask/b2inst-blendmask_r18_1xb8-12e_toy.py}"
 NAME="$(basename "$CONFIG" .py)"
 WORK_DIR="work_dirs/$NAME"
@@ -27,7 +35,7 @@ mim test mmb2inst "$CONFIG" --checkpoint "$CKPT" --work-dir "$WORK_DIR" \
     --show-dir vis --out "$WORK_DIR/predictions.pkl"
 
 echo "[quickstart] drawing the bases and the boundary basis of 4 val images"
-python tools/vis_bases.py "$CONFIG" "$CKPT" --num 4 \
+python tools/analysis_tools/vis_bases.py "$CONFIG" "$CKPT" --num 4 \
     --out-dir "$WORK_DIR/bases" > /dev/null
 
-python tools/analysis/summarize_run.py "$WORK_DIR"
+python tools/analysis_tools/analyze_logs.py "$WORK_DIR"

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Set up mmb2inst on a CPU machine (Python 3.11): a virtualenv in .venv with
 # torch 2.13 (CPU), mmcv 2.1.0 built with its C++ ops, mmengine, mmdet 3.3.0,
-# openmim, the test tools, and mmb2inst itself installed so that
-# `mim train mmb2inst ...` finds it. Idempotent: a second run only reinstalls
-# mmb2inst when its sources changed, and takes seconds.
+# openmim, the test tools, and mmb2inst itself (editable) installed so that
+# `mim train mmb2inst ...` finds it. Idempotent: a second run takes seconds.
 #
 # Usage: source it (`. tools/setup.sh`) to stay in the venv, or run it.
 # MMB2INST_VENV=/path overrides the venv location.
@@ -61,19 +60,28 @@ if ! stack_ok; then
     stack_ok || { log "the stack does not import; see the pip output above"; exit 1; }
 fi
 
-# (Re)install mmb2inst when its sources changed. A regular (non-editable)
-# install: mim resolves the package through its installed location, which a
-# PEP 660 editable install leaves empty.
-stamp="$VENV/.mmb2inst-src-hash"
-hash=$(cd "$ROOT" && find mmb2inst configs tools setup.py setup.cfg MANIFEST.in \
-    -path mmb2inst/.mim -prune -o -type f \( -name '*.py' -o -name '*.sh' \
-    -o -name '*.cfg' -o -name '*.in' \) -print | LC_ALL=C sort | \
-    xargs sha1sum | sha1sum | cut -d' ' -f1)
+# mmb2inst as an editable install (`pip install -e .`): `python tools/x.py`
+# and `mim` run the checkout's code, with no reinstall after an edit. setup.py
+# links tools/ and configs/ into mmb2inst/.mim. mim looks for the package in
+# the directory its metadata was installed to (site-packages), where a PEP 660
+# editable install puts only an import hook, so a link
+# site-packages/mmb2inst -> the checkout's mmb2inst/ goes beside it. Redone
+# only when the packaging files change or the install is missing.
+SITE="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+stamp="$VENV/.mmb2inst-install-hash"
+hash=$(cd "$ROOT" && cat setup.py setup.cfg MANIFEST.in mmb2inst/version.py | \
+    sha1sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ] || \
+        [ ! -L "$ROOT/mmb2inst/.mim/tools" ] || \
+        [ "$(readlink "$SITE/mmb2inst")" != "$ROOT/mmb2inst" ] || \
         ! python -c 'import mmb2inst' 2>/dev/null; then
-    log "installing mmb2inst from $ROOT"
-    (cd "$ROOT" && pip install "${PIP_FLAGS[@]}" --no-deps \
-        --no-build-isolation . && rm -rf build mmb2inst.egg-info)
+    log "installing mmb2inst from $ROOT (editable)"
+    rm -rf "$SITE/mmb2inst"
+    # (setuptools' banner about editable installs is not for users)
+    (cd "$ROOT" && PYTHONWARNINGS="ignore:Editable installation" \
+        pip install "${PIP_FLAGS[@]}" --no-deps --no-build-isolation -e . && \
+        rm -rf build mmb2inst.egg-info)
+    ln -s "$ROOT/mmb2inst" "$SITE/mmb2inst"
     echo "$hash" > "$stamp"
 fi
 log "ready: $(python -c 'import mmb2inst; print("mmb2inst", mmb2inst.__version__)') in $VENV"

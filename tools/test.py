@@ -7,8 +7,25 @@ exists and fits the model of the config, and that the dataset is on disk.
 """
 import argparse
 import os.path as osp
+import sys
+import warnings
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
+if not sys.warnoptions:  # unless -W or PYTHONWARNINGS say otherwise
+    # Notices of the third-party stack that a user cannot act on, each
+    # matched by its message: setuptools' deprecation of pkg_resources
+    # (imported by mmengine and mmcv), torch's about mmdet's point generator
+    # calling meshgrid without ``indexing``, and mmengine's visualizer when
+    # a predicted box or mask reaches past the image (it is drawn clipped).
+    warnings.filterwarnings(
+        'ignore', message='pkg_resources is deprecated', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore', message='torch.meshgrid', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore',
+        message=r'Warning: The \w+ is out of bounds',
+        category=UserWarning,
+        module='mmengine.visualization.visualizer')
+
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config
@@ -41,7 +58,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_config(args) -> Config:
+def test_config(args) -> Config:
     cfg = load_run_config(args)
     if not osp.isfile(args.checkpoint):
         raise UserInputError(
@@ -67,7 +84,7 @@ def main():
     args = parse_args()
     cfg = None
     with friendly_errors():
-        cfg = load_config(args)
+        cfg = test_config(args)
     with friendly_errors(cfg):
         check_datasets(cfg, ['test_dataloader'])
         runner = build_runner(cfg)

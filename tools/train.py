@@ -11,8 +11,25 @@ model; :mod:`mmb2inst.utils.distributed`).
 """
 import argparse
 import os.path as osp
+import sys
+import warnings
 
-import _source_checkout  # noqa: F401  (before mmb2inst)
+if not sys.warnoptions:  # unless -W or PYTHONWARNINGS say otherwise
+    # Notices of the third-party stack that a user cannot act on, each
+    # matched by its message: setuptools' deprecation of pkg_resources
+    # (imported by mmengine and mmcv), torch's about mmdet's point generator
+    # calling meshgrid without ``indexing``, and mmengine's visualizer when
+    # a predicted box or mask reaches past the image (it is drawn clipped).
+    warnings.filterwarnings(
+        'ignore', message='pkg_resources is deprecated', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore', message='torch.meshgrid', category=UserWarning)
+    warnings.filterwarnings(
+        'ignore',
+        message=r'Warning: The \w+ is out of bounds',
+        category=UserWarning,
+        module='mmengine.visualization.visualizer')
+
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
@@ -45,7 +62,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_config(args) -> Config:
+def train_config(args) -> Config:
     cfg = load_run_config(args)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -89,7 +106,7 @@ def main():
     args = parse_args()
     cfg = None
     with friendly_errors():
-        cfg = load_config(args)
+        cfg = train_config(args)
     with friendly_errors(cfg):
         check_datasets(cfg, ['train_dataloader', 'val_dataloader'])
         protect_work_dir(cfg.work_dir, cfg.get('resume', False),

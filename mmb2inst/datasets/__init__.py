@@ -1,14 +1,12 @@
 # Copyright (c) mmb2inst contributors. All rights reserved.
 from .coco import CheckedCocoDataset
-from .synthetic_coco import COCO_CATEGORIES, generate_synthetic_coco
 from .toy_dataset import ToyShapesDataset
 from .toy_shapes import (CLASSES, DEFAULT_SETTINGS, FORMAT_VERSION, PALETTE,
                          ensure_toy_dataset, generate_toy_dataset,
                          render_image, resolve_settings)
 
 __all__ = [
-    'COCO_CATEGORIES', 'CheckedCocoDataset', 'generate_synthetic_coco',
-    'CLASSES', 'DEFAULT_SETTINGS', 'FORMAT_VERSION', 'PALETTE',
-    'ToyShapesDataset', 'ensure_toy_dataset', 'generate_toy_dataset',
-    'render_image', 'resolve_settings'
+    'CheckedCocoDataset', 'CLASSES', 'DEFAULT_SETTINGS', 'FORMAT_VERSION',
+    'PALETTE', 'ToyShapesDataset', 'ensure_toy_dataset',
+    'generate_toy_dataset', 'render_image', 'resolve_settings'
 ]

@@ -220,6 +220,19 @@ def add_runner_args(parser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """The config file ``path`` with ``cfg_options`` (``--cfg-options``)
+    merged in: how every tool reads its config."""
+    if not osp.isfile(path):
+        raise UserInputError(f'Config file {path} does not exist. Configs '
+                             'live under configs/, e.g. '
+                             'configs/yolact/yolact_r18_1xb8-12e_toy.py.')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
 def load_run_config(args) -> Config:
     """Load ``args.config`` for a run: launcher, ``--cfg-options`` and the
     work_dir (``--work-dir``, else the config's, else
@@ -227,14 +240,8 @@ def load_run_config(args) -> Config:
     import os
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    if not osp.isfile(args.config):
-        raise UserInputError(f'Config file {args.config} does not exist. '
-                             'Configs live under configs/, e.g. '
-                             'configs/yolact/yolact_r18_1xb8-12e_toy.py.')
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

@@ -13,7 +13,6 @@ import hashlib
 import inspect
 import json
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -289,7 +288,6 @@ def write_snapshot() -> None:  # pragma: no cover  (how the snapshot was made)
 
 
 if __name__ == '__main__':  # pragma: no cover
-    sys.path.insert(0, ROOT)
     from mmdet.utils import register_all_modules
 
     import mmb2inst  # noqa: F401

@@ -10,13 +10,14 @@ import torch
 from mmdet.registry import MODELS
 from mmdet.testing import demo_mm_inputs
 from mmengine.config import Config
-from toy_runs import ROOT
+from toy_runs import ROOT, load_tool
 
 from mmb2inst.deploy import OnnxDetector, export
-from mmb2inst.deploy.onnx import compare_with_pytorch
 from mmb2inst.errors import UserInputError
 
 pytest.importorskip('onnxruntime')
+# the check of tools/deployment/export_onnx.py
+export_tool = load_tool('deployment/export_onnx')
 
 CONFIGS = [
     'configs/yolact/yolact_r18_1xb8-12e_toy.py',
@@ -54,8 +55,9 @@ def test_graphs_equal_pytorch(config, tmp_path):
     detector = OnnxDetector(model, str(tmp_path))
     for shape in ((128, 128), (160, 192)):  # traced at 128 x 128
         data = batch(model, shape)
-        diff = compare_with_pytorch(model, detector, data['inputs'],
-                                    data['data_samples'])
+        diff = export_tool.compare_with_pytorch(model, detector,
+                                                data['inputs'],
+                                                data['data_samples'])
         assert diff['num_detections'] == 20
         assert diff['network'] < 1e-4  # relative to each output's scale
         assert diff['mask_probs'] < 1e-3

@@ -509,7 +509,7 @@ def test_toy_scorer_config_only_adds_the_scorer(toy_cfg):
     assert extra and all(k.startswith('mask_head.scorer.') for k in extra)
 
 
-# tools/score_quality.py
+# tools/analysis_tools/score_quality.py
 
 
 def test_spearman_by_hand():
@@ -517,7 +517,7 @@ def test_spearman_by_hand():
     [1, 2, 3.5, 5, 3.5]. Centred ranks: x [-2, -1, 0, 1, 2], y [-2, -1, 0.5,
     2, 0.5]; covariance sum 4 + 1 + 0 + 2 + 1 = 8, squares 10 and 9.5:
     rho = 8 / sqrt(95)."""
-    tool = load_tool('analysis/score_quality')
+    tool = load_tool('analysis_tools/score_quality')
     assert tool.spearman([1, 2, 3, 4, 5],
                          [5, 6, 7, 8, 7]) == pytest.approx(8 / math.sqrt(95))
     assert tool.spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1)
@@ -538,7 +538,7 @@ def test_match_predictions_by_hand():
     - pred 1 (class 1) lies on GT 0 only, a GT of another class: unmatched.
     - pred 2 (class 0) = GT 0 with GT 0's box: IoU 1, Dice 1.
     """
-    tool = load_tool('analysis/score_quality')
+    tool = load_tool('analysis_tools/score_quality')
     gt = torch.zeros(2, 12, 12, dtype=torch.bool)
     gt[0, 2:8, 2:8] = True
     gt[1, 9:11, 9:11] = True

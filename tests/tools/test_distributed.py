@@ -224,31 +224,35 @@ def test_dist_test_on_cpu_predicts_each_image_once(toy, tmp_path_factory,
         torch.testing.assert_close(got['bboxes'], want.bboxes)
 
 
-def test_slurm_train_passes_the_run_to_srun(tmp_path):
-    """tools/slurm_train.sh (no Slurm here): the srun command it builds."""
+@pytest.mark.parametrize('script,args,passed', [
+    ('slurm_train.sh', ['CFG.py', 'work/x'], ['CFG.py', '--work-dir=work/x']),
+    ('slurm_test.sh', ['CFG.py', 'ckpt.pth'], ['CFG.py', 'ckpt.pth']),
+])
+def test_slurm_scripts_pass_the_run_to_srun(tmp_path, script, args, passed):
+    """tools/slurm_{train,test}.sh (no Slurm here): the srun command they
+    build."""
     fake = tmp_path / 'srun'
     fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
     fake.chmod(0o755)
-    args = ['bash', 'tools/slurm_train.sh', 'gpu', 'job1', 'CFG.py']
-    args += ['work/x', '--resume', '--cfg-options', 'a=1']
+    cmd = ['bash', f'tools/{script}', 'gpu', 'job1', *args]
+    cmd += ['--cfg-options', 'a=1']
     out = run(
-        args,
+        cmd,
         PATH=f'{tmp_path}{os.pathsep}{os.environ["PATH"]}',
         GPUS='16',
         SRUN_ARGS='--time=1:00:00 --qos=high')
     assert out.returncode == 0, out.stderr
-    args = out.stdout.splitlines()
-    assert args[:7] == [
+    srun_args = out.stdout.splitlines()
+    assert srun_args[:7] == [
         '-p', 'gpu', '--job-name=job1', '--gres=gpu:8', '--ntasks=16',
         '--ntasks-per-node=8', '--cpus-per-task=5'
     ]
-    assert args[7:10] == [
+    assert srun_args[7:10] == [
         '--kill-on-bad-exit=1', '--time=1:00:00', '--qos=high'
     ]
-    assert args[11:] == [
-        '-u',
-        osp.join(ROOT, 'tools', 'train.py'), 'CFG.py', '--work-dir=work/x',
-        '--launcher=slurm', '--resume', '--cfg-options', 'a=1'
+    tool = osp.join(ROOT, 'tools', script.replace('slurm_', '')[:-3] + '.py')
+    assert srun_args[11:] == [
+        '-u', tool, *passed, '--launcher=slurm', '--cfg-options', 'a=1'
     ]
 
 

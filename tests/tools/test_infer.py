@@ -2,7 +2,6 @@
 (inference_detector, the B2InstInferencer) and tools/infer.py."""
 import json
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -75,7 +74,6 @@ def test_inferencer_predictions_carry_b2inst_scores(setup):
 
 def test_infer_tool_writes_pictures_and_json(setup):
     config, ckpt, images, tmp = setup
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
     from toy_runs import load_tool
     tool = load_tool('infer')
     out_dir = str(tmp / 'outputs')

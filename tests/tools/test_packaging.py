@@ -12,13 +12,17 @@ from toy_runs import ROOT
 
 
 def _imported_top_levels(patterns):
-    # The tools' own scripts import each other (tools/analysis imports
-    # tools/tables.py): in a tool those are local modules, not
+    # The tools import the modules beside them (analysis_tools/ablation/,
+    # benchmarking/): in a tool those are local modules, not
     # distributions; in the package they would be a missing dependency.
     tools_dir = osp.join(ROOT, 'tools')
     scripts = {
         osp.splitext(osp.basename(p))[0]
         for p in glob.glob(osp.join(tools_dir, '**', '*.py'), recursive=True)
+    } | {
+        osp.basename(osp.dirname(p))
+        for p in glob.glob(
+            osp.join(tools_dir, '**', '__init__.py'), recursive=True)
     }
     local = {'mmb2inst', 'toy_runs', 'coco_runs'}
     names = set()
@@ -62,7 +66,8 @@ def _install_requires():
     return _setup_value('INSTALL_REQUIRES')
 
 
-# Imported only by mmb2inst.deploy and tools/deploy/: the `deploy` extra.
+# Imported only by mmb2inst.deploy and tools/deployment/: the `deploy`
+# extra.
 DEPLOY_ONLY = {'onnx', 'onnxruntime'}
 
 

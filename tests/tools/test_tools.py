@@ -84,14 +84,15 @@ def test_mim_train_writes_checkpoint_and_validates(trained):
 
 @pytest.mark.slow
 def test_tables_scores_a_run_on_the_extended_val_split(trained, tmp_path):
-    """tools/tables.py --val-images: a real run scored by tools/test.py on
+    """toy_tables.py --val-images: a real run scored by tools/test.py on
     the val split extended from 8 to 12 images (the configs test in batches
     of 8: two iterations), without pictures, into ``<run>/val12/``."""
     from toy_runs import load_tool
 
     from mmb2inst.datasets import ensure_toy_dataset
-    from mmb2inst.utils.run_logs import latest_metrics
-    tables = load_tool('tables')
+    load_tool('analysis_tools/toy_tables')
+    from ablation import run_queue as tables
+    from ablation.run_logs import latest_metrics
     work_dir = trained['work_dir']
     settings = dict(num_train=0, num_val=12, img_size=128, seed=3)
     data_root = str(tmp_path / 'toy_val12') + '/'
@@ -218,7 +219,7 @@ def test_load_detector_reads_weights_and_meta_once(trained, tmp_path):
 
 @pytest.mark.slow
 def test_vis_bases_writes_pictures(trained, tmp_path):
-    out = tool('vis_bases.py', YOLACT_TOY,
+    out = tool('analysis_tools/vis_bases.py', YOLACT_TOY,
                osp.join(trained['work_dir'], 'epoch_1.pth'), '--num', '2',
                '--out-dir', str(tmp_path), '--cfg-options', *trained['opts'])
     assert out.returncode == 0, out.stderr[-2000:]
@@ -300,7 +301,7 @@ def test_test_draws_only_with_show_dir(tmp_path, monkeypatch, show):
         str(ckpt), '--work-dir',
         str(tmp_path / 'w'), *show
     ])
-    cfg = test.load_config(test.parse_args())
+    cfg = test.test_config(test.parse_args())
     assert cfg.default_hooks.visualization.draw is bool(show)
     if show:
         assert cfg.default_hooks.visualization.test_out_dir == 'vis'
