@@ -30,7 +30,7 @@ from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import Config
 
-import mmb2inst  # noqa: F401  (registers modules, checkpoint loading)
+import mmb2inst  # noqa: F401  (registers modules)
 from mmb2inst.utils.checkpoint import check_checkpoint_matches
 from mmb2inst.utils.run_checks import (UserInputError, add_runner_args,
                                        build_runner, check_datasets,

@@ -33,7 +33,7 @@ if not sys.warnoptions:  # unless -W or PYTHONWARNINGS say otherwise
 from mmengine.config import Config
 from mmengine.runner import find_latest_checkpoint
 
-import mmb2inst  # noqa: F401  (registers modules, checkpoint loading)
+import mmb2inst  # noqa: F401  (registers modules)
 from mmb2inst.utils.checkpoint import check_checkpoint_matches
 from mmb2inst.utils.run_checks import (UserInputError, add_runner_args,
                                        build_runner, check_datasets,

@@ -11,8 +11,8 @@ class B2InstRunner(Runner):
     ``--resume``, testing) reads local checkpoints with
     :func:`mmb2inst.utils.checkpoint.load_local_checkpoint`.
 
-    The configs select it with ``runner_type = 'B2InstRunner'``; MMEngine's
-    checkpoint loader is the stock one outside the call.
+    The configs select it with ``runner_type = 'mmdet.B2InstRunner'``;
+    MMEngine's checkpoint loader is the stock one outside the call.
     """
 
     def load_checkpoint(self, filename: str, *args, **kwargs):

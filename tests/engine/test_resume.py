@@ -22,11 +22,10 @@ import torch
 import torch.nn as nn
 from mmengine.evaluator import BaseMetric, Evaluator
 from mmengine.model import BaseModel
-from mmengine.runner import Runner
 from toy_runs import (ROOT, env, load_state, make_tiny_toy, run, toy_options,
                       unequal_tensors)
 
-from mmb2inst.engine import RNGStateHook
+from mmb2inst.engine import B2InstRunner, RNGStateHook
 
 
 class NoisyDataset(torch.utils.data.Dataset):
@@ -93,7 +92,7 @@ def tiny_runner(work_dir,
             max_iters=9,
             val_interval=3 * val_interval)
     torch.manual_seed(0)  # the model's initial weights
-    return Runner(
+    return B2InstRunner(
         model=SubsetModel(),
         work_dir=work_dir,
         experiment_name=f'{osp.basename(work_dir)}_{time.time_ns()}',

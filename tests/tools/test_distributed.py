@@ -23,6 +23,7 @@ from mmengine.model import is_model_wrapper
 from toy_runs import (ROOT, TOY_MODEL_CONFIGS, config_id, free_port,
                       load_state, make_tiny_toy, run, unequal_tensors)
 
+from mmb2inst.utils.checkpoint import mmengine_checkpoints
 from mmb2inst.utils.distributed import setup_cpu_distributed
 from mmb2inst.utils.run_checks import UserInputError
 
@@ -175,7 +176,8 @@ def predict_in_process(config, ckpt, data_root, gen):
     cfg = Config.fromfile(osp.join(ROOT, config))
     dataset_cfg = cfg.test_dataloader.dataset
     dataset_cfg.data_root, dataset_cfg.generator = data_root + '/', gen
-    model = init_detector(cfg, ckpt, device='cpu')
+    with mmengine_checkpoints():
+        model = init_detector(cfg, ckpt, device='cpu')
     dataset = DATASETS.build(dataset_cfg)
     preds = {}
     with torch.no_grad():

@@ -28,7 +28,8 @@ import torch
 from mmengine.config import Config, DictAction
 
 import mmb2inst  # noqa: F401
-from mmb2inst.utils.run_checks import friendly_errors, load_config
+from mmb2inst.utils.run_checks import (build_runner, friendly_errors,
+                                       load_config)
 
 RESIZES = ('Resize', 'RandomResize', 'RandomChoiceResize')
 HOST_LOSS_PREFIXES = ('loss_cls', 'loss_bbox', 'loss_centerness', 'loss_mask',
@@ -143,7 +144,6 @@ def train_briefly(cfg: Config,
     """Train ``cfg`` for about ``iters`` iterations with its optimizer and
     schedule; the trained model and the iterations done."""
     from ablation.short_run import short_run_options
-    from mmengine.runner import Runner
     cfg = copy.deepcopy(cfg)
     cfg.merge_from_dict(
         short_run_options(
@@ -153,7 +153,7 @@ def train_briefly(cfg: Config,
         type='CheckpointHook', interval=10**9, save_last=False)
     cfg.work_dir = tempfile.mkdtemp(prefix='loss_grad_norms_')
     cfg.log_level = 'WARNING'  # the tables are the output
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)  # the config's runner_type
     runner.train()
     return runner.model, runner.iter
 

@@ -103,12 +103,13 @@ class LossGuardHook(Hook):
                      'the divergence; resume from it with --resume.')
         else:
             where = 'No checkpoint had been written yet.'
-        return (f'training diverged at iteration {runner.iter + 1} (epoch '
-                f'{runner.epoch + 1}): ' + '; '.join(problems) + '. '
-                'Training stopped before saving this iteration. ' + where +
-                ' Lower the learning rate, lengthen the warm-up or clip '
-                'gradients (optim_wrapper.clip_grad=dict(max_norm=35)); '
-                'tools/analysis/loss_grad_norms.py shows which loss pulls '
-                'hardest. (The check is the LossGuardHook in custom_hooks; '
-                'its max_growth sets how large a jump is called '
-                'divergence.)')
+        return (
+            f'training diverged at iteration {runner.iter + 1} (epoch '
+            f'{runner.epoch + 1}): ' + '; '.join(problems) + '. '
+            'Training stopped before saving this iteration. ' + where +
+            ' Lower the learning rate, lengthen the warm-up or clip '
+            'gradients (optim_wrapper.clip_grad=dict(max_norm=35)); '
+            'tools/analysis_tools/loss_grad_norms.py shows which loss pulls '
+            'hardest. (The check is the LossGuardHook in custom_hooks; '
+            'its max_growth sets how large a jump is called '
+            'divergence.)')
