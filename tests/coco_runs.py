@@ -67,6 +67,7 @@ SMOKE_RUNS = {
     'configs/blendmask/blendmask_m14_r50_1x_coco.py': 'reduced',
     'configs/blendmask/blendmask_r101_3x_coco.py': 'reduced',
     'configs/blendmask/blendmask_r50_1x_coco.py': 'reduced',
+    'configs/blendmask/blendmask_r50-ss_1x_coco.py': 'reduced',
     'configs/yolact/yolact_r50_1xb8-55e_coco.py': 'reduced',
 }
 # 3x configs that are their 1x twin with a longer schedule: their first

@@ -18,3 +18,10 @@ coco_evaluators = [
         dilation_ratio=0.02)
 ]
 b2inst_hooks = [dict(type='LossGuardHook'), dict(type='RNGStateHook')]
+# COCO test-dev2017 (Table 4): image records without annotations, as
+# `test_dataloader = {{_base_.coco_test_dev}}` in the *_coco-test-dev.py
+# configs.
+coco_test_dev = dict(
+    dataset=dict(
+        ann_file='annotations/image_info_test-dev2017.json',
+        data_prefix=dict(img='test2017/')))

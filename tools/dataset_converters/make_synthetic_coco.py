@@ -11,13 +11,16 @@ Example::
 
 It has what the COCO configs meet on the real data and the toy set does not
 have: COCO's layout (``annotations/instances_{train,val}2017.json``,
-``train2017/``, ``val2017/``), COCO's 80 category ids (1-90, with gaps) and
-names, polygon annotations (some of several parts, as occluded COCO objects),
-``iscrowd`` annotations stored as uncompressed RLE, JPEG images of several
-sizes and aspect ratios, a grayscale JPEG, and images without annotations.
-The training split also holds one annotation of each kind the pipeline
-cannot use (a polygon of two points, a box of zero area, a category id COCO
-does not have), whose ids :func:`generate_synthetic_coco` returns.
+``train2017/``, ``val2017/``, and test-dev's
+``annotations/image_info_test-dev2017.json`` with ``test2017/``: image records
+without annotations, here the val images under other ids), COCO's 80 category
+ids (1-90, with gaps) and names, polygon annotations (some of several parts, as
+occluded COCO objects), ``iscrowd`` annotations stored as uncompressed RLE,
+JPEG images of several sizes and aspect ratios, a grayscale JPEG, and images
+without annotations. The training split also holds one annotation of each kind
+the pipeline cannot use (a polygon of two points, a box of zero area, a
+category id COCO does not have), whose ids :func:`generate_synthetic_coco`
+returns.
 
 Pure numpy + cv2 + pycocotools; the same seed gives the same files.
 """
@@ -25,6 +28,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import shutil
 import sys
 from typing import Dict, List, Tuple
 
@@ -221,14 +225,15 @@ def generate_synthetic_coco(out_dir: str, seed: int = 0) -> dict:
     """Write the dataset to ``out_dir`` (COCO's layout).
 
     Args:
-        out_dir (str): Dataset root; ``annotations/``, ``train2017/`` and
-            ``val2017/`` are created in it (files are overwritten).
+        out_dir (str): Dataset root; ``annotations/``, ``train2017/``,
+            ``val2017/`` and ``test2017/`` are created in it (files are
+            overwritten).
         seed (int): Seed of the images and shapes. Defaults to 0.
 
     Returns:
         dict: ``bad_annotation_ids``: ``{reason: annotation id}`` of the
         unusable annotations planted in the training split, and
-        ``num_images`` / ``num_annotations`` per split.
+        ``num_images`` (with ``test-dev``) / ``num_annotations`` per split.
     """
     os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
     categories = [
@@ -236,7 +241,7 @@ def generate_synthetic_coco(out_dir: str, seed: int = 0) -> dict:
         for i, name in COCO_CATEGORIES
     ]
     summary = dict(bad_annotation_ids={}, num_images={}, num_annotations={})
-    ann_id = 1
+    ann_id, split_images = 1, {}
     for s, split in enumerate(SPLITS):
         img_dir = osp.join(out_dir, f'{split}2017')
         os.makedirs(img_dir, exist_ok=True)
@@ -286,7 +291,40 @@ def generate_synthetic_coco(out_dir: str, seed: int = 0) -> dict:
             json.dump(coco, f)
         summary['num_images'][split] = len(images)
         summary['num_annotations'][split] = len(annotations)
+        split_images[split] = images
+    summary['num_images']['test-dev'] = _write_test_dev(
+        out_dir, split_images['val'], categories, seed)
     return summary
+
+
+def _write_test_dev(out_dir: str, val_images: List[dict],
+                    categories: List[dict], seed: int) -> int:
+    """COCO test-dev's layout: ``test2017/`` and an image-info file (image
+    records and categories, no annotations), from the val images under
+    ids of their own. Returns the number of images."""
+    img_dir = osp.join(out_dir, 'test2017')
+    os.makedirs(img_dir, exist_ok=True)
+    images = []
+    for i, image in enumerate(val_images):
+        image_id = 1000 * (len(SPLITS) + 1) + i
+        file_name = f'{image_id:012d}.jpg'
+        shutil.copyfile(
+            osp.join(out_dir, 'val2017', image['file_name']),
+            osp.join(img_dir, file_name))
+        images.append(dict(image, id=image_id, file_name=file_name))
+    info = dict(
+        info=dict(
+            description='mmb2inst synthetic COCO-format set (test-dev)',
+            version=str(FORMAT_VERSION),
+            seed=seed),
+        licenses=[dict(id=1, name='none', url='')],
+        images=images,
+        categories=categories)
+    with open(
+            osp.join(out_dir, 'annotations', 'image_info_test-dev2017.json'),
+            'w') as f:
+        json.dump(info, f)
+    return len(images)
 
 
 def main(argv=None):

@@ -38,6 +38,23 @@ def test_synthetic_coco_has_cocos_quirks(coco_root, synthetic_coco_tool):
         assert len({a['id'] for a in anns}) == len(anns)
     ids = {c for c, _ in COCO_CATEGORIES}
     assert len(ids) == 80 and max(ids) == 90
+    # test-dev: image records and categories only, the val images again
+    with open(f'{coco_root}/annotations/image_info_test-dev2017.json') as f:
+        test_dev = json.load(f)
+    assert 'annotations' not in test_dev
+    assert [(c['id'], c['name'])
+            for c in test_dev['categories']] == list(COCO_CATEGORIES)
+    with open(f'{coco_root}/annotations/instances_val2017.json') as f:
+        val_images = json.load(f)['images']
+    assert len(test_dev['images']) == len(val_images)
+    assert not {i['id']
+                for i in test_dev['images']} & {i['id']
+                                                for i in val_images}
+    for img, val_img in zip(test_dev['images'], val_images):
+        with open(f"{coco_root}/test2017/{img['file_name']}", 'rb') as a, \
+                open(f"{coco_root}/val2017/{val_img['file_name']}",
+                     'rb') as b:
+            assert a.read() == b.read()
     assert UNKNOWN_CATEGORY_ID not in ids
 
 
