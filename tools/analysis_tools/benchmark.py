@@ -2,7 +2,7 @@
 
     python tools/analysis_tools/benchmark.py speed [--host yolact blendmask]
         [--preset coco] [--reps 10] [--train-reps 0] [--threads 2]
-        [--references]
+        [--references] [--breakdown]
     python tools/analysis_tools/benchmark.py memory [--configs C ...]
         [--iters 200] [--batch-size 8] [--quick]
     python tools/analysis_tools/benchmark.py profile [--configs C ...]
@@ -25,7 +25,9 @@ the median time and the median per-repetition ratio to the host: absolute
 times on shared CPUs are noisy, ratios measured in one run are what to
 compare. ``--train-reps N`` also times N training steps (batch 2, SGD) and
 the holistic boundary targets' share of one. ``--references`` adds mmdet's
-CondInst and Mask R-CNN beside BlendMask.
+CondInst and Mask R-CNN beside BlendMask. ``--breakdown`` adds where the
+scorer's time goes, per B2Inst model with a scorer (RoI features, mask
+inputs, head, Eq. 2; ``benchmarking/scorer_stages.py``).
 
 ``memory``: each toy model trains in its own process (so that peaks do not
 mix) on a small generated toy set through its own pipeline and optimizer;
@@ -65,6 +67,11 @@ def parse_args(argv=None):
     sp.add_argument('--reps', type=int, default=10)
     sp.add_argument('--warmup', type=int, default=1)
     sp.add_argument('--train-reps', type=int, default=0)
+    sp.add_argument(
+        '--breakdown',
+        action='store_true',
+        help="where the scorer's time goes (RoI features, mask inputs, "
+        'head, Eq. 2)')
     sp.add_argument('--threads', type=int, default=None)
     sp.add_argument(
         '--references',

@@ -3,6 +3,7 @@ and its B2Inst variants, side by side in one process."""
 import math
 import statistics
 
+from . import scorer_stages
 from .timing import (build, copy_shared_weights, gflops, interleaved_times,
                      ratio_table, timed)
 
@@ -93,6 +94,9 @@ def speed(args) -> None:
             sec, ratio = table[name]
             print(f'| {name} | {det} | {flop:.1f} | {flop / flops[0]:.4f} | '
                   f'{sec:.3f} | {ratio:.3f} |')
+        if args.breakdown:
+            print('\n' + scorer_stages.breakdown(names, models, predict, table[
+                names[0]][0], args.reps))
         if args.train_reps:
             train_speed(models, names, h, w, num_classes, args)
 
