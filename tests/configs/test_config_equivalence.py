@@ -65,6 +65,13 @@ ADDED = {
     'b2inst_blendmask/b2inst-blendmask_m14_r50_1x_coco',
     'b2inst_blendmask/b2inst-blendmask_m14_r50_3x_coco',
     'b2inst_blendmask/b2inst-blendmask_m14_r101_3x_coco',
+    # Issue 35: Table 4's single-scale BlendMask and the test-dev configs.
+    'blendmask/blendmask_r50-ss_1x_coco',
+    'blendmask/blendmask_r50-ss_1x_coco-test-dev',
+    'b2inst_blendmask/b2inst-blendmask_r50_1x_coco-test-dev',
+    'b2inst_blendmask/b2inst-blendmask_r50_3x_coco-test-dev',
+    'b2inst_blendmask/b2inst-blendmask_r101_1x_coco-test-dev',
+    'b2inst_blendmask/b2inst-blendmask_r101_3x_coco-test-dev',
 }
 # Keys the models now derive or their hosts fill in, so the configs no longer
 # state them: compared through the built model's state-dict shapes instead.
