@@ -6,7 +6,6 @@ import os.path as osp
 
 import pytest
 import yaml
-from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -67,13 +66,12 @@ def test_every_coco_and_toy_config_is_listed():
 
 @pytest.mark.parametrize(
     'metafile,model', MODELS, ids=[model['Name'] for _, model in MODELS])
-def test_entry_config_exists_and_loads(metafile, model):
+def test_entry_config_exists(metafile, model):
+    # (that every config loads is test_configs.py::test_config_loads)
     path = osp.join(ROOT, model['Config'])
     assert osp.isfile(path), f'{metafile}: {model["Config"]}'
     assert model['Name'] == osp.basename(path)[:-3]
     assert osp.dirname(model['Config']) == osp.dirname(metafile)
-    cfg = Config.fromfile(path)
-    assert cfg.model.type
     for result in model.get('Results', []):
         assert result['Task'] in ('Object Detection', 'Instance Segmentation')
         assert all(0 < v < 100 for v in result['Metrics'].values())

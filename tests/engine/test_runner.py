@@ -23,6 +23,7 @@ LOADER_STATE = ('import torch, mmengine.runner.checkpoint as c; '
                 'torch.load.__module__)')
 
 
+@pytest.mark.slow  # a fresh interpreter importing the stack
 def test_importing_mmb2inst_leaves_mmengines_loader_alone():
 
     def state(prelude):
