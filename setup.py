@@ -39,37 +39,30 @@ def read_version():
 
 
 def add_mim_extension():
-    """Put tools/ and configs/ into mmb2inst/.mim: relative symlinks for an
-    editable install, copies otherwise."""
+    """Put tools/, configs/ and model-index.yml into mmb2inst/.mim: relative
+    symlinks for an editable install, copies otherwise."""
     editable = any(cmd in sys.argv for cmd in ('develop', 'editable_wheel'))
     mim_root = osp.join(ROOT, 'mmb2inst', '.mim')
     os.makedirs(mim_root, exist_ok=True)
-    for name in ('tools', 'configs'):
+    # `mim search mmb2inst` reads .mim/model-index.yml; the metafiles it
+    # imports come with configs/.
+    for name in ('tools', 'configs', 'model-index.yml'):
         src, dst = osp.join(ROOT, name), osp.join(mim_root, name)
-        if not osp.isdir(src):
+        if not osp.exists(src):
             continue  # building from an sdist, where .mim already exists
-        if osp.islink(dst):
+        if osp.islink(dst) or osp.isfile(dst):
             os.remove(dst)
         elif osp.lexists(dst):
             shutil.rmtree(dst)
         if editable:
             os.symlink(osp.join('..', '..', name), dst)
-        else:
+        elif osp.isdir(src):
             shutil.copytree(
                 src,
                 dst,
                 ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
-    # `mim search mmb2inst` reads .mim/model-index.yml; the metafiles it
-    # imports come with configs/.
-    index, index_dst = (osp.join(ROOT, 'model-index.yml'),
-                        osp.join(mim_root, 'model-index.yml'))
-    if osp.isfile(index):
-        if osp.lexists(index_dst):
-            os.remove(index_dst)
-        if editable:
-            os.symlink(osp.join('..', '..', 'model-index.yml'), index_dst)
         else:
-            shutil.copyfile(index, index_dst)
+            shutil.copyfile(src, dst)
 
 
 if __name__ == '__main__':

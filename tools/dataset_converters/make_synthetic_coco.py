@@ -277,11 +277,7 @@ def generate_synthetic_coco(out_dir: str, seed: int = 0) -> dict:
                     height=height,
                     license=1))
         coco = dict(
-            info=dict(
-                description='mmb2inst synthetic COCO-format set',
-                version=str(FORMAT_VERSION),
-                seed=seed),
-            licenses=[dict(id=1, name='none', url='')],
+            _file_header('mmb2inst synthetic COCO-format set', seed),
             images=images,
             annotations=annotations,
             categories=categories)
@@ -295,6 +291,14 @@ def generate_synthetic_coco(out_dir: str, seed: int = 0) -> dict:
     summary['num_images']['test-dev'] = _write_test_dev(
         out_dir, split_images['val'], categories, seed)
     return summary
+
+
+def _file_header(description: str, seed: int) -> dict:
+    """The ``info`` and ``licenses`` of an annotation file."""
+    return dict(
+        info=dict(
+            description=description, version=str(FORMAT_VERSION), seed=seed),
+        licenses=[dict(id=1, name='none', url='')])
 
 
 def _write_test_dev(out_dir: str, val_images: List[dict],
@@ -313,11 +317,7 @@ def _write_test_dev(out_dir: str, val_images: List[dict],
             osp.join(img_dir, file_name))
         images.append(dict(image, id=image_id, file_name=file_name))
     info = dict(
-        info=dict(
-            description='mmb2inst synthetic COCO-format set (test-dev)',
-            version=str(FORMAT_VERSION),
-            seed=seed),
-        licenses=[dict(id=1, name='none', url='')],
+        _file_header('mmb2inst synthetic COCO-format set (test-dev)', seed),
         images=images,
         categories=categories)
     with open(

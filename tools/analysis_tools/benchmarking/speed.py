@@ -95,8 +95,9 @@ def speed(args) -> None:
             print(f'| {name} | {det} | {flop:.1f} | {flop / flops[0]:.4f} | '
                   f'{sec:.3f} | {ratio:.3f} |')
         if args.breakdown:
-            print('\n' + scorer_stages.breakdown(names, models, predict, table[
-                names[0]][0], args.reps))
+            host_seconds = table[names[0]][0]
+            print('\n' + scorer_stages.breakdown(names, models, predict,
+                                                 host_seconds, args.reps))
         if args.train_reps:
             train_speed(models, names, h, w, num_classes, args)
 
