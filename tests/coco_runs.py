@@ -44,6 +44,8 @@ SMOKE_RUNS = {
     'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_design-d_r50_1x_coco.py':
     'reduced',
+    'configs/b2inst_blendmask/b2inst-blendmask_box-frame_r50_1x_coco.py':
+    'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_hbb-bs_r50_1x_coco.py':
     'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_hbb-ms_r50_1x_coco.py':

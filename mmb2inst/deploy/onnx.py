@@ -68,6 +68,12 @@ def check_exportable(model) -> None:
                 f'model.mask_head.scorer.roi_extractor.type={extractor} is '
                 'not supported by the ONNX exporter (SingleRoIExtractor '
                 'is).')
+        if scorer.target_frame != 'fixed':
+            raise UserInputError(
+                f"model.mask_head.scorer.target_frame={scorer.target_frame!r}"
+                ' gives every box a frame of its own size, which an ONNX '
+                "graph cannot hold; export with target_frame='fixed' (the "
+                'default) or use the PyTorch model.')
 
 
 def scorer_levels(model) -> int:

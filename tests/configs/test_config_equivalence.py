@@ -72,6 +72,11 @@ ADDED = {
     'b2inst_blendmask/b2inst-blendmask_r50_3x_coco-test-dev',
     'b2inst_blendmask/b2inst-blendmask_r101_1x_coco-test-dev',
     'b2inst_blendmask/b2inst-blendmask_r101_3x_coco-test-dev',
+    # Issue 35: Eq. (1) over each box's own size.
+    'b2inst_blendmask/b2inst-blendmask_box-frame_r50_1x_coco',
+    'b2inst_blendmask/b2inst-blendmask_box-frame_r18_1xb8-12e_toy',
+    'b2inst_blendmask/b2inst-blendmask_hbb-bs-box-frame_r18_1xb8-12e_toy',
+    'b2inst_blendmask/b2inst-blendmask_hbb-ms-box-frame_r18_1xb8-12e_toy',
 }
 # Keys the models now derive or their hosts fill in, so the configs no longer
 # state them: compared through the built model's state-dict shapes instead.

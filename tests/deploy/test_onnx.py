@@ -109,3 +109,14 @@ def test_existing_files_need_force(tmp_path):
     assert not osp.exists(osp.join(out, 'instances.onnx'))
     export(model, out, force=True)
     assert os.path.getsize(osp.join(out, 'network.onnx')) > 1000
+
+
+def test_box_frame_scorer_is_refused_before_writing(tmp_path):
+    # Every box gets a frame of its own size: no ONNX graph can hold it.
+    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[3]))
+    cfg.model.mask_head.scorer.target_frame = 'box'
+    model = MODELS.build(cfg.model)
+    out = str(tmp_path / 'out')
+    with pytest.raises(UserInputError, match="target_frame='fixed'"):
+        export(model, out)
+    assert not osp.exists(out)

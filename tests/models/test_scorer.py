@@ -630,3 +630,146 @@ def test_targets_in_the_scorers_frame():
     for key in at56:
         assert at56[key].item() == pytest.approx(at28[key].item(), rel=1e-5)
     assert scorer.in_frame(big[None]).shape == (1, 28, 28)
+
+
+def test_box_frame_sizes_by_hand():
+    # (height, width) of each box in pixels, rounded, the longest side
+    # capped at max_frame_size with the aspect kept, at least 1.
+    scorer = small_scorer(target_frame='box', max_frame_size=40)
+    rois = torch.tensor([[0, 0, 0, 30, 10.], [0, 5, 5, 105, 55],
+                         [0, 1, 1, 3.4, 1.2], [0, 0, 0, 50, 130]])
+    assert scorer.frame_sizes(rois).tolist() == [[10, 30], [20, 40], [1, 2],
+                                                 [40, 15]]
+    assert scorer.mask_size == scorer.gt_size == (40, 40)
+    assert small_scorer().gt_size is None
+
+
+def test_box_frames_resample_each_mask_to_its_box():
+    # One padded tensor; each mask at its box's size exactly as
+    # F.interpolate resizes it, zero outside; the Laplacian boundary of the
+    # padded frame is that of the h x w one (outside counts as outside).
+    scorer = small_scorer(target_frame='box', max_frame_size=40)
+    rois = torch.tensor([[0, 0, 0, 30, 10.], [0, 5, 5, 105, 55],
+                         [0, 1, 1, 3.4, 1.2], [0, 0, 0, 50, 130]])
+    torch.manual_seed(0)
+    masks = torch.rand(4, 56, 56)
+    frames, sizes = scorer.box_frames(masks, rois)
+    assert frames.shape == (4, 40, 40)
+    for i, (h, w) in enumerate(sizes.tolist()):
+        ref = F.interpolate(
+            masks[i][None, None], (h, w), mode='bilinear',
+            align_corners=False)[0, 0]
+        assert torch.allclose(frames[i, :h, :w], ref, atol=1e-5)
+        assert frames[i, h:].abs().sum() == 0
+        assert frames[i, :, w:].abs().sum() == 0
+        boundary = laplacian_boundary(frames[i:i + 1] >= 0.5)[0]
+        assert torch.equal(boundary[:h, :w],
+                           laplacian_boundary(ref[None] >= 0.5)[0])
+        assert boundary.sum() == boundary[:h, :w].sum()
+
+
+def test_box_frame_targets_by_hand():
+    # A 100 x 100 box whose GT is a square of side 50 and whose prediction
+    # is the same square shifted right by 2 px, given at 100 x 100 (so the
+    # box frame resamples nothing). IoU 48 * 50 / (2 * 2500 - 48 * 50);
+    # boundary Dice (2 * shared + 1) / (196 + 196 + 1): each 1-px outline
+    # has 4 * 50 - 4 = 196 pixels and they share the 48 common columns of
+    # the top and the bottom rows (the vertical edges are 2 px apart). The
+    # fixed 28 x 28 frame sees the square at a quarter of the size and
+    # gives other values.
+    box = small_scorer(target_frame='box', max_frame_size=112)
+    fixed = small_scorer()
+    gt = square(100, 25, 25, 50)
+    pred = square(100, 25, 27, 50)
+    rois = torch.tensor([[0, 4., 4., 104., 104.]])
+    frames, _ = box.box_frames(torch.stack([pred, gt]), rois.repeat(2, 1))
+    assert torch.equal(frames[0] >= 0.5, pred >= 0.5)
+    iou, dice = box.get_targets(frames[:1], frames[1:] >= 0.5)
+    assert iou.item() == pytest.approx(2400 / 2600, rel=1e-6)
+    # outlines: 196 px each; shared: the top and bottom rows' 48 common
+    # columns (x in 27..74) = 96
+    assert dice.item() == pytest.approx((2 * 96 + 1) / (196 + 196 + 1),
+                                        rel=1e-6)
+    iou28, dice28 = fixed.get_targets(
+        fixed.in_frame(pred[None]), fixed.in_frame(gt[None]) >= 0.5)
+    assert iou28.item() != pytest.approx(iou.item(), abs=1e-3)
+    assert dice28.item() != pytest.approx(dice.item(), abs=1e-3)
+
+
+def test_box_frame_loss_uses_box_targets():
+    # The loss's targets are those of the box frames: constant scores and
+    # the BCE of the hand targets above (weight 1, mean over instances).
+    scorer = small_scorer(target_frame='box', max_frame_size=112)
+    set_outputs(scorer, iou=0.2, boundary=0.6)
+    gt = square(112, 28, 28, 56)
+    pred = square(112, 28, 30, 56) * 0.9
+    rois = torch.tensor([[0, 4., 4., 104., 104.]])
+    frames, _ = scorer.box_frames(torch.stack([pred, gt]), rois.repeat(2, 1))
+    iou, dice = scorer.get_targets(frames[:1], frames[1:] >= 0.5)
+    losses = scorer.loss(feats(), rois, pred[None], gt[None])
+
+    def bce(p, t):
+        return -(t * math.log(p) + (1 - t) * math.log(1 - p))
+
+    assert losses['loss_score_iou'].item() == pytest.approx(
+        bce(0.2, iou.item()), rel=1e-5)
+    assert losses['loss_score_boundary'].item() == pytest.approx(
+        bce(0.6, dice.item()), rel=1e-5)
+
+
+def test_box_frame_inputs_are_pooled_from_each_frame():
+    # The mask and boundary channels: each box's frame max-pooled to the
+    # RoI size, one instance at a time by hand.
+    scorer = small_scorer(target_frame='box', max_frame_size=64)
+    rois = torch.tensor([[0, 0, 0, 30, 10.], [1, 5, 5, 60, 50],
+                         [0, 2, 2, 9, 7]])
+    torch.manual_seed(3)
+    masks = torch.rand(3, 64, 64)
+    got = scorer._box_inputs(masks, rois)
+    frames, sizes = scorer.box_frames(masks, rois)
+    for i, (h, w) in enumerate(sizes.tolist()):
+        frame = F.interpolate(
+            masks[i][None, None], (h, w), mode='bilinear',
+            align_corners=False)[0]
+        both = torch.cat([frame, laplacian_boundary(frame >= 0.5)])
+        ref = F.adaptive_max_pool2d(both[None], 14)[0]
+        assert torch.allclose(got[i], ref, atol=1e-5)
+    out = scorer(feats(), rois, masks)
+    assert out['iou'].shape == out['boundary'].shape == (3, )
+    empty = scorer.predict(feats(), rois[:0], masks[:0])
+    assert empty[0].shape == empty[1].shape == (0, )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('host', ['yolact', 'blendmask'])
+def test_box_frame_in_both_hosts(host):
+    # The hosts hand masks and GT crops at the cap (gt_size); a training
+    # step gives finite losses whose targets are those of the box frames,
+    # and prediction scores every detection.
+    config = TOY_SCORER if host == 'yolact' else osp.join(
+        ROOT, 'configs', 'b2inst_blendmask',
+        'b2inst-blendmask_box-frame_r18_1xb8-12e_toy.py')
+    cfg = copy.deepcopy(Config.fromfile(config).model)
+    cfg.mask_head.scorer.target_frame = 'box'
+    cfg.mask_head.scorer.max_frame_size = 48
+    cfg.test_cfg.score_thr = 0.
+    model = build_model(cfg)
+    scorer = model.mask_head.scorer
+    seen = []
+    original = scorer.get_targets
+    scorer.get_targets = lambda p, g: seen.append((p, g)) or original(p, g)
+    model.train()
+    data = toy_batch(model, size=128)
+    losses = model.loss(data['inputs'], data['data_samples'])
+    for key in ('loss_score_iou', 'loss_score_boundary'):
+        assert torch.isfinite(losses[key]) and losses[key] > 0
+    (probs, gts), = seen
+    assert probs.shape == gts.shape and probs.shape[-1] <= 48
+    assert gts.dtype == torch.bool and gts.flatten(1).any(1).any()
+    model.eval()
+    with torch.no_grad():
+        results = model.predict(data['inputs'], data['data_samples'])
+    for sample in results:
+        inst = sample.pred_instances
+        assert len(inst) > 0
+        assert ((inst.mask_scores >= 0) & (inst.mask_scores <= 1)).all()

@@ -139,7 +139,9 @@ class BlendMaskHead(BaseMaskHead):
                      **kwargs) -> dict:
         """Blender loss on the FCOS positives, plus the semantic, boundary
         and scorer losses of the enabled options."""
-        rois, attns, weights, targets = [], [], [], []
+        rois, attns, weights, targets, scorer_gts = [], [], [], [], []
+        # the scorer's own GT crops when it asks for another frame
+        gt_size = getattr(self.scorer, 'gt_size', None)
         for i, (gt, pos) in enumerate(zip(batch_gt_instances, positive_infos)):
             inds = pos.pos_assigned_gt_inds
             if len(inds) == 0:
@@ -153,6 +155,8 @@ class BlendMaskHead(BaseMaskHead):
             # Each GT mask cropped once, then indexed by the positives.
             targets.append(
                 box_crops(gt.masks, gt_boxes, self.pooler_size)[inds])
+            if gt_size is not None:
+                scorer_gts.append(box_crops(gt.masks, gt_boxes, gt_size)[inds])
         losses = dict()
         size = (self.pooler_size, ) * 2
         if rois:
@@ -178,6 +182,9 @@ class BlendMaskHead(BaseMaskHead):
             self.basis_head.loss(semantic, boundary_logits, batch_gt_instances,
                                  batch_img_metas))
         if self.scorer is not None:
+            if gt_size is not None:
+                targets = torch.cat(scorer_gts) if scorer_gts else \
+                    bases.new_zeros((0, ) + tuple(gt_size))
             losses.update(
                 self.scorer.loss(feats, rois, logits.sigmoid(), targets))
         return losses

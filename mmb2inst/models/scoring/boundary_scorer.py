@@ -32,6 +32,7 @@ DEFAULT_ROI_EXTRACTOR = dict(
 DEFAULT_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.)
 # Where mmb2inst's configs put this module, for the error messages.
 CFG_KEY = 'model.mask_head.scorer'
+FRAMES = ('fixed', 'box')
 
 
 @MODELS.register_module()
@@ -61,8 +62,13 @@ class BoundaryAwareScorer(BaseModule):
         {\sum_i (B_{pred}^i)^2 + \sum_i (B_{gt}^i)^2 + \epsilon},
 
     both computed in the frame of the box the host used (the GT box in
-    training), resampled to :attr:`mask_size`. Every instance with a
-    non-empty GT crop is supervised. At test time the host combines them
+    training). With ``target_frame='fixed'`` that frame is resampled to
+    :attr:`mask_size` whatever the box's size; with ``'box'`` each mask and
+    its GT are resampled (bilinear) to the box's own height and width in
+    network-input pixels, as the paper states Eq. (1), scaled down so that
+    the longest side is at most ``max_frame_size``; the mask and boundary
+    inputs are then taken in that frame and max-pooled to ``h x w``. Every
+    instance with a non-empty GT crop is supervised. At test time the host combines them
     with the class score by Eq. (2),
     :math:`S_{mask} = S_{class} \sqrt{S_{IoU} S_{boundary}}`.
 
@@ -88,6 +94,13 @@ class BoundaryAwareScorer(BaseModule):
             Defaults to 0.5.
         max_train_instances (int): At most this many instances of the batch
             (chosen at random) are scored in :meth:`loss`. Defaults to 64.
+        target_frame (str): ``'fixed'`` (the :attr:`mask_size` frame) or
+            ``'box'`` (each box's own size, capped). Defaults to
+            ``'fixed'``.
+        max_frame_size (int): With ``target_frame='box'``, the longest
+            side of a frame, in pixels. It is also :attr:`mask_size`, the
+            square the hosts resample masks and GT crops to, and
+            :attr:`gt_size`. Defaults to 112.
         loss_iou (dict, optional): Loss of the :math:`S_{IoU}` logits, an
             mmdet loss called as ``loss(logits, targets)``. Defaults to
             ``CrossEntropyLoss(use_sigmoid=True)``.
@@ -108,6 +121,8 @@ class BoundaryAwareScorer(BaseModule):
                  with_boundary: bool = True,
                  mask_thr: float = 0.5,
                  max_train_instances: int = 64,
+                 target_frame: str = 'fixed',
+                 max_frame_size: int = 112,
                  loss_iou: Optional[dict] = None,
                  loss_boundary: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -124,6 +139,15 @@ class BoundaryAwareScorer(BaseModule):
             raise ConfigError(
                 f'{CFG_KEY}.max_train_instances={max_train_instances}; it '
                 'must be >= 1.')
+        if target_frame not in FRAMES:
+            raise ConfigError(
+                f'{CFG_KEY}.target_frame={target_frame!r} is not one of '
+                f'{FRAMES}: the fixed mask_size frame, or each box at its own '
+                'size (Eq. (1) as the paper states it).')
+        if max_frame_size < 1:
+            raise ConfigError(f'{CFG_KEY}.max_frame_size={max_frame_size}; '
+                              'give the longest side of a box frame in '
+                              'pixels, >= 1 (e.g. 112).')
         self.branches = tuple(name
                               for name, on in zip(BRANCHES, (with_iou,
                                                              with_boundary))
@@ -144,6 +168,8 @@ class BoundaryAwareScorer(BaseModule):
         self.with_boundary = with_boundary
         self.mask_thr = mask_thr
         self.max_train_instances = max_train_instances
+        self.target_frame = target_frame
+        self.max_frame_size = max_frame_size
 
         roi_extractor = with_defaults(roi_extractor, DEFAULT_ROI_EXTRACTOR)
         roi_extractor.setdefault('out_channels', in_channels)
@@ -156,7 +182,15 @@ class BoundaryAwareScorer(BaseModule):
         size = self.roi_extractor.roi_layers[0].output_size
         self.roi_size = (size, size) if isinstance(size, int) else tuple(size)
         # Mask Scoring R-CNN pools 28x28 masks to its 14x14 RoIs.
-        self.mask_size = (2 * self.roi_size[0], 2 * self.roi_size[1])
+        self.pooled_size = (2 * self.roi_size[0], 2 * self.roi_size[1])
+        if target_frame == 'fixed':
+            self.mask_size = self.pooled_size
+            # the hosts' own GT crops are resampled to mask_size
+            self.gt_size = None
+        else:
+            # the hosts hand masks and GT at the cap; each box's frame is
+            # resampled from them
+            self.mask_size = self.gt_size = (max_frame_size, ) * 2
 
         convs = []
         channels = in_channels + 2  # + mask + boundary
@@ -209,19 +243,94 @@ class BoundaryAwareScorer(BaseModule):
             feats = tuple(f.float() for f in feats)
         roi_feats = self.roi_extractor(feats, rois)
         masks = mask_probs.detach().to(roi_feats.dtype)
-        boundaries = laplacian_boundary(masks >= self.mask_thr)
-        extra = torch.stack([masks, boundaries.to(masks.dtype)], 1)
-        if tuple(masks.shape[-2:]) == tuple(self.mask_size):
-            # the usual case; a plain max pool (ONNX has no adaptive one)
-            extra = F.max_pool2d(extra, self.mask_size[0] // self.roi_size[0])
+        if self.target_frame == 'box':
+            extra = self._box_inputs(masks, rois)
         else:
-            extra = F.adaptive_max_pool2d(extra, self.roi_size)
+            extra = self._fixed_inputs(masks)
         x = self.convs(torch.cat([roi_feats, extra], 1)).flatten(1)
         out = dict.fromkeys(BRANCHES)
         for name in self.branches:
             hidden = getattr(self, f'{name}_fcs')(x)
             out[name] = getattr(self, f'{name}_pred')(hidden)[:, 0]
         return out
+
+    def _fixed_inputs(self, masks: Tensor) -> Tensor:
+        """``(N, 2, h, w)`` mask and boundary inputs from masks in the
+        fixed frame."""
+        boundaries = laplacian_boundary(masks >= self.mask_thr)
+        extra = torch.stack([masks, boundaries.to(masks.dtype)], 1)
+        if tuple(masks.shape[-2:]) == tuple(self.pooled_size):
+            # the usual case; a plain max pool (ONNX has no adaptive one)
+            return F.max_pool2d(extra,
+                                self.pooled_size[0] // self.roi_size[0])
+        return F.adaptive_max_pool2d(extra, self.roi_size)
+
+    def _box_inputs(self, masks: Tensor, rois: Tensor) -> Tensor:
+        """``(N, 2, h, w)`` mask and boundary inputs, each taken at its box's
+        frame (:meth:`box_frames`) and max-pooled to the RoI size."""
+        frames, sizes = self.box_frames(masks, rois)
+        boundaries = laplacian_boundary(frames >= self.mask_thr)
+        extra = torch.stack([frames, boundaries], 1).to(masks.dtype)
+        return torch.cat([
+            F.adaptive_max_pool2d(extra[i:i + 1, :, :h, :w], self.roi_size)
+            for i, (h, w) in enumerate(sizes.tolist())
+        ]) if len(sizes) else extra.new_zeros((0, 2, *self.roi_size))
+
+    def frame_sizes(self, rois: Tensor) -> Tensor:
+        """``(N, 2)`` integer ``(height, width)`` of each box's frame: the
+        box's size in pixels (rounded, at least 1), scaled down so that the
+        longest side is at most ``max_frame_size``."""
+        hw = torch.stack([rois[:, 4] - rois[:, 2], rois[:, 3] - rois[:, 1]],
+                         1).float().clamp(min=0)
+        longest = hw.max(1, keepdim=True).values.clamp(min=1e-6)
+        scale = (self.max_frame_size / longest).clamp(max=1.)
+        return (hw * scale).round().clamp(1, self.max_frame_size).long()
+
+    def box_frames(self, masks: Tensor,
+                   rois: Tensor) -> Tuple[Tensor, Tensor]:
+        """Masks in their boxes' own frames, all in one padded tensor.
+
+        Args:
+            masks (Tensor): ``(N, h', w')`` masks in the frame of each RoI,
+                at any size (probabilities or 0/1).
+            rois (Tensor): ``(N, 5)`` boxes in network-input pixels.
+
+        Returns:
+            tuple: ``frames`` ``(N, H, W)`` float, where instance ``i``
+            occupies ``[:h_i, :w_i]``, bilinearly resampled from ``masks[i]``
+            exactly as ``F.interpolate(size=(h_i, w_i), mode='bilinear',
+            align_corners=False)`` would, and is zero elsewhere (outside
+            pixels count as outside a mask for the Laplacian, as beyond an
+            image border, so the boundary, IoU and Dice of the padded
+            frame are those of the ``h_i x w_i`` one); and ``sizes``
+            ``(N, 2)`` from :meth:`frame_sizes`.
+        """
+        sizes = self.frame_sizes(rois)
+        num = masks.size(0)
+        if num == 0:
+            return masks.new_zeros((0, 1, 1)).float(), sizes
+        height, width = (int(v) for v in sizes.max(0).values.tolist())
+        ys = torch.arange(height, device=masks.device, dtype=torch.float32)
+        xs = torch.arange(width, device=masks.device, dtype=torch.float32)
+        frame_h = sizes[:, :1].float()
+        frame_w = sizes[:, 1:].float()
+        # the sample point of output pixel j of a size-n frame, normalised
+        # as grid_sample's align_corners=False: 2 (j + 0.5) / n - 1
+        gy = (2 * (ys[None] + 0.5) / frame_h - 1)  # (N, H)
+        gx = (2 * (xs[None] + 0.5) / frame_w - 1)  # (N, W)
+        grid = torch.stack([
+            gx[:, None, :].expand(num, height, width),
+            gy[:, :, None].expand(num, height, width)
+        ], -1)
+        frames = F.grid_sample(
+            masks[:, None].float(),
+            grid,
+            mode='bilinear',
+            padding_mode='border',
+            align_corners=False)[:, 0]
+        inside = (ys[None, :, None] < frame_h[:, :, None]) & \
+            (xs[None, None, :] < frame_w[:, :, None])
+        return frames * inside, sizes
 
     def scores(self, logits: Tensor) -> Tensor:
         """Scores in [0, 1] from the logits of :meth:`forward`."""
@@ -230,10 +339,12 @@ class BoundaryAwareScorer(BaseModule):
     def in_frame(self, masks: Tensor) -> Tensor:
         """Masks ``(N, h, w)`` resampled (bilinear) to the scorer's frame
         :attr:`mask_size`, ``(N, 2h_roi, 2w_roi)``, whatever frame the host
-        blends in (YOLACT crops at it, BlendMask blends at 56 x 56).
+        blends in (YOLACT crops at it, BlendMask blends at 56 x 56). With
+        ``target_frame='box'`` the masks are returned as they are: each is
+        resampled to its box's frame (:meth:`box_frames`) where it is used.
         """
         if tuple(masks.shape[-2:]) == tuple(self.mask_size) or \
-                masks.shape[0] == 0:
+                masks.shape[0] == 0 or self.target_frame == 'box':
             return masks
         return F.interpolate(
             masks[:, None].float(),
@@ -285,13 +396,14 @@ class BoundaryAwareScorer(BaseModule):
                 num, device=rois.device)[:self.max_train_instances]
             rois, mask_probs, gt_masks = rois[keep], mask_probs[keep], \
                 gt_masks[keep]
-        mask_probs = self.in_frame(mask_probs)
-        gt_masks = self.in_frame(gt_masks.float()) >= 0.5
-        iou_targets, boundary_targets = self.get_targets(mask_probs, gt_masks)
-        # same foreground convention as mask_iou / boundary_dice
-        gt_fg = gt_masks >= 0.5 if gt_masks.is_floating_point() else \
-            gt_masks != 0
-        valid = gt_fg.flatten(1).any(1)
+        if self.target_frame == 'box':
+            probs_f = self.box_frames(mask_probs, rois)[0]
+            gt_f = self.box_frames(gt_masks.float(), rois)[0] >= 0.5
+        else:
+            mask_probs = probs_f = self.in_frame(mask_probs)
+            gt_f = self.in_frame(gt_masks.float()) >= 0.5
+        iou_targets, boundary_targets = self.get_targets(probs_f, gt_f)
+        valid = gt_f.flatten(1).any(1)
         targets = dict(iou=iou_targets, boundary=boundary_targets)
         preds = self(feats, rois, mask_probs) if bool(valid.any()) else None
         losses = dict()

@@ -99,6 +99,33 @@ TABLES = OrderedDict([
              _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8,
                   'BlendMask'),
          ])),
+    ('frame',
+     dict(
+         title="Ablation: Eq. (1) in the fixed 28 x 28 frame or over each "
+         "box's own size (the paper's), for Table 1's scorer rows",
+         rows=[
+             _row('+HBB+BS', 'blendmask', 'b2inst-blendmask_hbb-bs', 36.3,
+                  None),
+             _row(
+                 '+HBB+BS, box frame',
+                 'blendmask',
+                 'b2inst-blendmask_hbb-bs-box-frame',
+                 None,
+                 '+HBB+BS',
+                 coco=False),
+             _row('+HBB+MS', 'blendmask', 'b2inst-blendmask_hbb-ms', 36.6,
+                  None),
+             _row(
+                 '+HBB+MS, box frame',
+                 'blendmask',
+                 'b2inst-blendmask_hbb-ms-box-frame',
+                 None,
+                 '+HBB+MS',
+                 coco=False),
+             _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8, None),
+             _row('+HBB+BS+MS, box frame', 'blendmask',
+                  'b2inst-blendmask_box-frame', None, '+HBB+BS+MS'),
+         ])),
     ('3',
      dict(
          title='Table 3: B2Inst (HBB + BS + MS) on YOLACT and BlendMask',
