@@ -22,7 +22,7 @@ from torch import Tensor
 
 from mmb2inst.errors import ConfigError
 from mmb2inst.structures import boundary_dice, laplacian_boundary, mask_iou
-from ..utils import with_defaults
+from ..utils import GatherRoIAlign, with_defaults
 
 BRANCHES = ('iou', 'boundary')
 DEFAULT_ROI_EXTRACTOR = dict(
@@ -33,6 +33,17 @@ DEFAULT_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.)
 # Where mmb2inst's configs put this module, for the error messages.
 CFG_KEY = 'model.mask_head.scorer'
 FRAMES = ('fixed', 'box')
+ROI_ALIGNS = ('gather', 'mmcv')
+
+
+def gather_equivalent(layer: nn.Module) -> nn.Module:
+    """``layer`` as a :class:`GatherRoIAlign` if it is mmcv's average
+    RoIAlign, else ``layer`` unchanged."""
+    if type(layer).__name__ != 'RoIAlign' or \
+            getattr(layer, 'pool_mode', None) != 'avg':
+        return layer
+    return GatherRoIAlign(layer.output_size, layer.spatial_scale,
+                          layer.sampling_ratio, layer.aligned)
 
 
 @MODELS.register_module()
@@ -94,6 +105,11 @@ class BoundaryAwareScorer(BaseModule):
             Defaults to 0.5.
         max_train_instances (int): At most this many instances of the batch
             (chosen at random) are scored in :meth:`loss`. Defaults to 64.
+        roi_align (str): How ``roi_extractor``'s RoIAligns are computed:
+            ``'gather'`` (:class:`~mmb2inst.models.utils.GatherRoIAlign`,
+            mmcv's RoIAlign as one weighted gather on every thread) or
+            ``'mmcv'`` (mmcv's kernels as configured). The two agree to
+            float rounding. Defaults to ``'gather'``.
         target_frame (str): ``'fixed'`` (the :attr:`mask_size` frame) or
             ``'box'`` (each box's own size, capped). Defaults to
             ``'fixed'``.
@@ -121,6 +137,7 @@ class BoundaryAwareScorer(BaseModule):
                  with_boundary: bool = True,
                  mask_thr: float = 0.5,
                  max_train_instances: int = 64,
+                 roi_align: str = 'gather',
                  target_frame: str = 'fixed',
                  max_frame_size: int = 112,
                  loss_iou: Optional[dict] = None,
@@ -179,6 +196,13 @@ class BoundaryAwareScorer(BaseModule):
                 f"{roi_extractor['out_channels']} but {CFG_KEY}.in_channels="
                 f'{in_channels}; set both to the FPN channels.')
         self.roi_extractor = MODELS.build(roi_extractor)
+        if roi_align not in ROI_ALIGNS:
+            raise ConfigError(f'{CFG_KEY}.roi_align={roi_align!r} is not one '
+                              f'of {ROI_ALIGNS}.')
+        if roi_align == 'gather':
+            self.roi_extractor.roi_layers = nn.ModuleList(
+                gather_equivalent(layer)
+                for layer in self.roi_extractor.roi_layers)
         size = self.roi_extractor.roi_layers[0].output_size
         self.roi_size = (size, size) if isinstance(size, int) else tuple(size)
         # Mask Scoring R-CNN pools 28x28 masks to its 14x14 RoIs.
