@@ -100,13 +100,12 @@ def score_instances(scorer, feats: Sequence[Tensor], rois: Tensor,
                     probs: Tensor) -> Tuple[Tensor, Tensor]:
     """The scorer's two scores in [0, 1] (zeros for a disabled branch), with
     the RoI extraction of :func:`extract_rois`."""
-    original = scorer.roi_extractor.forward
-    scorer.roi_extractor.forward = lambda f, r: extract_rois(
-        scorer.roi_extractor, f, r)
+    scorer.roi_features = lambda f, r: extract_rois(scorer.roi_extractor, f,
+                                                     r)
     try:
         out = scorer(feats, rois, scorer.in_frame(probs))
     finally:
-        scorer.roi_extractor.forward = original
+        del scorer.roi_features
     zero = rois.new_zeros(rois.shape[0])
     return tuple(
         scorer.scores(out[name]) if out[name] is not None else zero

@@ -1,8 +1,8 @@
 """Small pieces the heads share."""
 import copy
+from typing import Optional, Sequence, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.ops import roi_align as _roi_align
 from torch import Tensor
@@ -47,16 +47,18 @@ def roi_align(features: Tensor,
     return out.to(dtype)
 
 
-def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor, size: int,
-                  pooled: int):
+def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor,
+                  size: Tensor, pooled: int):
     """RoIAlign's samples along one axis, ``(N, pooled, G, 2)`` each: the two
     neighbouring feature indices of every sample and their bilinear
     weights, divided by the samples per bin and zero for a sample that is
-    unused (``G`` is the largest ``grid``) or outside ``[-1, size]``."""
+    unused (``G`` is the largest ``grid``) or outside ``[-1, size]``
+    (``size``: ``(N,)``, the axis length of each RoI's feature map)."""
     most = max(int(grid.max()), 1)
     bins = torch.arange(pooled, dtype=start.dtype, device=start.device)
     steps = torch.arange(most, dtype=start.dtype, device=start.device)
     per_bin = grid.to(start.dtype).clamp(min=1)
+    size = size[:, None, None]
     pos = (start[:, None, None] + bins[None, :, None] * bin_size[:, None, None]
            + (steps[None, None, :] + 0.5) *
            (bin_size / per_bin)[:, None, None])
@@ -65,7 +67,7 @@ def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor, size: int,
     pos = pos.clamp(min=0)
     low = pos.floor().long()
     last = low >= size - 1
-    low = torch.where(last, torch.full_like(low, size - 1), low)
+    low = torch.where(last, (size - 1).expand_as(low), low)
     pos = torch.where(last, low.to(pos.dtype), pos)
     high = torch.where(last, low, low + 1)
     frac = pos - low.to(pos.dtype)
@@ -74,70 +76,92 @@ def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor, size: int,
             torch.stack([(1 - frac) * scale, frac * scale], -1))
 
 
-def gather_roi_align(features: Tensor,
+def gather_roi_align(features: Union[Tensor, Sequence[Tensor]],
                      rois: Tensor,
                      size,
-                     spatial_scale: float,
+                     spatial_scale: Union[float, Sequence[float]],
                      sampling_ratio: int = 0,
-                     aligned: bool = True) -> Tensor:
+                     aligned: bool = True,
+                     levels: Optional[Tensor] = None) -> Tensor:
     """mmcv's RoIAlign (average pooling) as one weighted gather of feature
-    rows.
+    rows, over one feature map or several (an FPN).
 
     Every output value is mmcv's: the mean over the bin's samples of the
     bilinear interpolation at each sample, with mmcv's sample positions
     (adaptive ``ceil(roi_size / output_size)`` samples per bin for
-    ``sampling_ratio=0``) and border rules. Here each output pixel is
-    ``F.embedding_bag`` of the features in ``(H, W, C)`` rows, the indices
-    and weights of its samples' four neighbours, so the channels of a row
-    are read together and the work runs on every thread (mmcv's CPU kernel
-    is single-threaded and reads one channel plane at a time). Equal to
-    mmcv's up to float rounding; differentiable in ``features``.
+    ``sampling_ratio=0``) and border rules. Here the maps are laid out as
+    one table of ``C``-channel rows (pixel by pixel) and each output pixel
+    is ``F.embedding_bag`` of the rows of its samples' four neighbours,
+    weighted: the channels of a row are read together, every RoI of every
+    level is pooled in one call, and the work runs on every thread (mmcv's
+    CPU kernel is single-threaded and reads one channel plane at a time).
+    Equal to mmcv's up to float rounding; differentiable in ``features``.
 
     Args:
-        features (Tensor): ``(B, C, H, W)``.
-        rois (Tensor): ``(N, 5)`` ``[batch_idx, x1, y1, x2, y2]`` in the
-            pixels ``1 / spatial_scale`` times those of ``features``.
+        features (Tensor | Sequence[Tensor]): ``(B, C, H_l, W_l)`` map(s).
+        rois (Tensor): ``(N, 5)`` ``[batch_idx, x1, y1, x2, y2]``.
         size (int | tuple[int, int]): Output ``(h, w)``.
-        spatial_scale (float): ``1 / stride`` of ``features``.
+        spatial_scale (float | Sequence[float]): ``1 / stride`` of each map.
         sampling_ratio (int): Samples per bin along each axis (0:
             adaptive). Defaults to 0.
         aligned (bool): Half-pixel aligned boxes. Defaults to True.
+        levels (Tensor, optional): ``(N,)`` the map each RoI is pooled from
+            (mmdet's ``SingleRoIExtractor.map_roi_levels``); needed with
+            several maps.
 
     Returns:
-        Tensor: ``(N, C, h, w)`` in ``features.dtype`` (channels-last
-        strides).
+        Tensor: ``(N, C, h, w)`` in the features' dtype, channels-last
+        strides.
     """
+    if isinstance(features, Tensor):
+        features, spatial_scale = [features], [spatial_scale]
     out_h, out_w = (size, size) if isinstance(size, int) else tuple(size)
-    batch, channels, height, width = features.shape
+    batch, channels = features[0].shape[:2]
     num = rois.size(0)
     if num == 0:
-        return features.new_zeros((0, channels, out_h, out_w))
+        return features[0].new_zeros((0, channels, out_h, out_w))
+    device = rois.device
+    if levels is None:
+        if len(features) > 1:
+            raise ValueError('gather_roi_align: with several feature maps, '
+                             'give the level of each RoI (levels=...)')
+        levels = torch.zeros(num, dtype=torch.long, device=device)
+    shapes = torch.tensor([tuple(f.shape[-2:]) for f in features],
+                          device=device)
+    pixels = shapes.prod(1) * batch
+    firsts = torch.cat([pixels.new_zeros(1), pixels[:-1].cumsum(0)])
+    height, width = shapes[levels, 0], shapes[levels, 1]
+    scale = rois.new_tensor(list(spatial_scale), dtype=torch.float32)[levels]
     rois = rois.float()
     offset = 0.5 if aligned else 0.
-    x1 = rois[:, 1] * spatial_scale - offset
-    y1 = rois[:, 2] * spatial_scale - offset
-    roi_w = rois[:, 3] * spatial_scale - offset - x1
-    roi_h = rois[:, 4] * spatial_scale - offset - y1
+    x1 = rois[:, 1] * scale - offset
+    y1 = rois[:, 2] * scale - offset
+    roi_w = rois[:, 3] * scale - offset - x1
+    roi_h = rois[:, 4] * scale - offset - y1
     if not aligned:
         roi_w, roi_h = roi_w.clamp(min=1.), roi_h.clamp(min=1.)
     if sampling_ratio > 0:
         grid_h = grid_w = torch.full((num, ),
                                      sampling_ratio,
                                      dtype=torch.long,
-                                     device=rois.device)
+                                     device=device)
     else:
         grid_h = torch.ceil(roi_h / out_h).long()
         grid_w = torch.ceil(roi_w / out_w).long()
     rows, row_w = _axis_samples(y1, roi_h / out_h, grid_h, height, out_h)
     cols, col_w = _axis_samples(x1, roi_w / out_w, grid_w, width, out_w)
     # (N, h, w, G_y, 2, G_x, 2): every sample's four neighbours
-    first = rois[:, 0].long() * (height * width)
-    index = (first[:, None, None, None, None, None, None] +
-             rows[:, :, None, :, :, None, None] * width +
+    first = firsts[levels] + rois[:, 0].long() * height * width
+    rows = first[:, None, None, None] + rows * width[:, None, None, None]
+    index = (rows[:, :, None, :, :, None, None] +
              cols[:, None, :, None, None, :, :])
     weight = (row_w[:, :, None, :, :, None, None] *
               col_w[:, None, :, None, None, :, :])
-    table = features.permute(0, 2, 3, 1).reshape(-1, channels)
+    # rows of channels (a (B, H, W, C) view of NCHW memory is not one)
+    table = torch.cat(
+        [f.permute(0, 2, 3, 1).reshape(-1, channels) for f in features]
+    ) if len(features) > 1 else features[0].permute(
+        0, 2, 3, 1).contiguous().view(-1, channels)
     out = F.embedding_bag(
         index.reshape(num * out_h * out_w, -1),
         table,
@@ -145,34 +169,6 @@ def gather_roi_align(features: Tensor,
                                           -1).to(table.dtype),
         mode='sum')
     return out.view(num, out_h, out_w, channels).permute(0, 3, 1, 2)
-
-
-class GatherRoIAlign(nn.Module):
-    """mmcv's ``RoIAlign`` (``pool_mode='avg'``) computed by
-    :func:`gather_roi_align`; same arguments and attributes, so that it can
-    stand in for one of mmdet's ``SingleRoIExtractor.roi_layers``."""
-
-    def __init__(self,
-                 output_size,
-                 spatial_scale: float = 1.0,
-                 sampling_ratio: int = 0,
-                 aligned: bool = True) -> None:
-        super().__init__()
-        self.output_size = (output_size, output_size) if isinstance(
-            output_size, int) else tuple(output_size)
-        self.spatial_scale = float(spatial_scale)
-        self.sampling_ratio = int(sampling_ratio)
-        self.aligned = aligned
-
-    def forward(self, features: Tensor, rois: Tensor) -> Tensor:
-        return gather_roi_align(features, rois, self.output_size,
-                                self.spatial_scale, self.sampling_ratio,
-                                self.aligned)
-
-    def extra_repr(self) -> str:
-        return (f'output_size={self.output_size}, spatial_scale='
-                f'{self.spatial_scale}, sampling_ratio={self.sampling_ratio},'
-                f' aligned={self.aligned}')
 
 
 def fill_first_bases(state_dict: dict, key: str, param: Tensor, groups: int,

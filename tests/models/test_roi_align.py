@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmcv.ops import RoIAlign
 
-from mmb2inst.models.utils import GatherRoIAlign, gather_roi_align, roi_align
+from mmb2inst.models.utils import gather_roi_align, roi_align
 
 
 def test_permuted_view_pools_the_same_as_its_contiguous_copy():
@@ -60,8 +60,6 @@ def test_gather_roi_align_equals_mmcv(aligned, sampling_ratio, stride):
     assert got.shape == expected.shape
     assert (got - expected).abs().max() < 1e-5
     assert expected.abs().sum() > 0
-    module = GatherRoIAlign((7, 5), 1. / stride, sampling_ratio, aligned)
-    assert torch.equal(module(features, rois), got)
 
 
 def test_gather_roi_align_gradient_equals_mmcv():
@@ -82,3 +80,26 @@ def test_gather_roi_align_of_nothing():
     features = torch.randn(1, 4, 8, 8)
     assert gather_roi_align(features, torch.zeros(0, 5), 3,
                             1.).shape == (0, 4, 3, 3)
+
+
+def test_gather_roi_align_of_fpn_levels_equals_single_roi_extractor():
+    # Every level in one call, each RoI from the level mmdet's
+    # SingleRoIExtractor maps it to: its output to float rounding.
+    from mmdet.registry import MODELS
+    extractor = MODELS.build(
+        dict(
+            type='SingleRoIExtractor',
+            roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
+            out_channels=6,
+            featmap_strides=[8, 16, 32]))
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 6, 400 // s, 352 // s) for s in (8, 16, 32)]
+    rois = _rois(80, 360, 2, 3) * torch.tensor([1., 2, 2, 2, 2])
+    levels = extractor.map_roi_levels(rois, 3)
+    assert len(set(levels.tolist())) == 3
+    expected = extractor(feats, rois)
+    got = gather_roi_align(feats, rois, 14, [1 / 8, 1 / 16, 1 / 32],
+                           levels=levels)
+    assert (got - expected).abs().max() < 1e-5
+    with pytest.raises(ValueError, match='levels'):
+        gather_roi_align(feats, rois, 14, [1 / 8, 1 / 16, 1 / 32])

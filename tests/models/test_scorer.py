@@ -172,8 +172,9 @@ def test_input_is_features_mask_and_boundary_max_pooled():
     (rows/cols 4 and 23) the perimeter of that 10x10 block, 36 cells."""
     scorer = small_scorer()
     seen = {}
-    scorer.convs.register_forward_hook(
-        lambda module, inputs, output: seen.update(x=inputs[0]))
+    head = scorer.head
+    scorer.head = lambda roi_feats, extra: seen.update(
+        x=torch.cat([roi_feats, extra], 1)) or head(roi_feats, extra)
     mask = square(28, 4, 4, 20)
     scorer(feats(), torch.tensor([[0, 8., 8., 40., 40.]]), mask[None] * 0.7)
     x = seen['x']
@@ -243,8 +244,9 @@ def test_subset_in_training():
     probs = torch.rand(10, 28, 28)
     scorer = small_scorer(max_train_instances=4)
     seen = []
-    scorer.convs.register_forward_hook(
-        lambda module, inputs, output: seen.append(inputs[0].shape[0]))
+    head = scorer.head
+    scorer.head = lambda roi_feats, extra: seen.append(roi_feats.shape[0]) \
+        or head(roi_feats, extra)
     scorer.loss(feats(), rois, probs, probs > 0.3)
     assert seen == [4]
 

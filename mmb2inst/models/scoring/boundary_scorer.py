@@ -22,7 +22,7 @@ from torch import Tensor
 
 from mmb2inst.errors import ConfigError
 from mmb2inst.structures import boundary_dice, laplacian_boundary, mask_iou
-from ..utils import GatherRoIAlign, with_defaults
+from ..utils import gather_roi_align, with_defaults
 
 BRANCHES = ('iou', 'boundary')
 DEFAULT_ROI_EXTRACTOR = dict(
@@ -34,16 +34,6 @@ DEFAULT_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.)
 CFG_KEY = 'model.mask_head.scorer'
 FRAMES = ('fixed', 'box')
 ROI_ALIGNS = ('gather', 'mmcv')
-
-
-def gather_equivalent(layer: nn.Module) -> nn.Module:
-    """``layer`` as a :class:`GatherRoIAlign` if it is mmcv's average
-    RoIAlign, else ``layer`` unchanged."""
-    if type(layer).__name__ != 'RoIAlign' or \
-            getattr(layer, 'pool_mode', None) != 'avg':
-        return layer
-    return GatherRoIAlign(layer.output_size, layer.spatial_scale,
-                          layer.sampling_ratio, layer.aligned)
 
 
 @MODELS.register_module()
@@ -105,11 +95,12 @@ class BoundaryAwareScorer(BaseModule):
             Defaults to 0.5.
         max_train_instances (int): At most this many instances of the batch
             (chosen at random) are scored in :meth:`loss`. Defaults to 64.
-        roi_align (str): How ``roi_extractor``'s RoIAligns are computed:
-            ``'gather'`` (:class:`~mmb2inst.models.utils.GatherRoIAlign`,
-            mmcv's RoIAlign as one weighted gather on every thread) or
-            ``'mmcv'`` (mmcv's kernels as configured). The two agree to
-            float rounding. Defaults to ``'gather'``.
+        roi_align (str): How the RoI features are pooled: ``'gather'``
+            (:func:`~mmb2inst.models.utils.gather_roi_align`: mmcv's
+            RoIAlign of every level in one weighted gather, on every
+            thread; ``roi_extractor`` must use ``RoIAlign`` with
+            ``pool_mode='avg'``) or ``'mmcv'`` (``roi_extractor`` itself).
+            The two agree to float rounding. Defaults to ``'gather'``.
         target_frame (str): ``'fixed'`` (the :attr:`mask_size` frame) or
             ``'box'`` (each box's own size, capped). Defaults to
             ``'fixed'``.
@@ -199,10 +190,15 @@ class BoundaryAwareScorer(BaseModule):
         if roi_align not in ROI_ALIGNS:
             raise ConfigError(f'{CFG_KEY}.roi_align={roi_align!r} is not one '
                               f'of {ROI_ALIGNS}.')
-        if roi_align == 'gather':
-            self.roi_extractor.roi_layers = nn.ModuleList(
-                gather_equivalent(layer)
-                for layer in self.roi_extractor.roi_layers)
+        layers = self.roi_extractor.roi_layers
+        if roi_align == 'gather' and not all(
+                type(layer).__name__ == 'RoIAlign'
+                and layer.pool_mode == 'avg' for layer in layers):
+            raise ConfigError(
+                f"{CFG_KEY}.roi_align='gather' computes mmcv's RoIAlign "
+                "(pool_mode='avg') only; set roi_align='mmcv' for "
+                f"{CFG_KEY}.roi_extractor.roi_layer={layers[0]!r}.")
+        self.roi_align = roi_align
         size = self.roi_extractor.roi_layers[0].output_size
         self.roi_size = (size, size) if isinstance(size, int) else tuple(size)
         # Mask Scoring R-CNN pools 28x28 masks to its 14x14 RoIs.
@@ -265,18 +261,46 @@ class BoundaryAwareScorer(BaseModule):
         if feats[0].dtype == torch.bfloat16:
             # mmcv's RoIAlign has no bfloat16 kernel (autocast casts back).
             feats = tuple(f.float() for f in feats)
-        roi_feats = self.roi_extractor(feats, rois)
+        roi_feats = self.roi_features(feats, rois)
         masks = mask_probs.detach().to(roi_feats.dtype)
         if self.target_frame == 'box':
             extra = self._box_inputs(masks, rois)
         else:
             extra = self._fixed_inputs(masks)
-        x = self.convs(torch.cat([roi_feats, extra], 1)).flatten(1)
+        return self.head(roi_feats, extra)
+
+    def head(self, roi_feats: Tensor, extra: Tensor) -> Dict[str, Tensor]:
+        """The convs, fcs and predictors on the RoI features ``(N,
+        in_channels, h, w)`` and the mask and boundary inputs ``(N, 2, h,
+        w)``: the logits of :meth:`forward`."""
+        # channels-last (the gather's layout): the faster one for these
+        # convs on CPU
+        x = torch.cat([
+            roi_feats.contiguous(memory_format=torch.channels_last),
+            extra.contiguous(memory_format=torch.channels_last)
+        ], 1)
+        x = self.convs(x).flatten(1)
         out = dict.fromkeys(BRANCHES)
         for name in self.branches:
             hidden = getattr(self, f'{name}_fcs')(x)
             out[name] = getattr(self, f'{name}_pred')(hidden)[:, 0]
         return out
+
+    def roi_features(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
+        """``(N, in_channels, h, w)`` RoIAligned features of the RoIs, each
+        from the FPN level ``roi_extractor`` maps it to."""
+        if self.roi_align == 'mmcv':
+            return self.roi_extractor(feats, rois)
+        extractor = self.roi_extractor
+        layer = extractor.roi_layers[0]
+        return gather_roi_align(
+            feats,
+            rois,
+            self.roi_size,
+            [layer.spatial_scale for layer in extractor.roi_layers],
+            layer.sampling_ratio,
+            layer.aligned,
+            levels=extractor.map_roi_levels(rois, len(feats)))
 
     def _fixed_inputs(self, masks: Tensor) -> Tensor:
         """``(N, 2, h, w)`` mask and boundary inputs from masks in the

@@ -104,7 +104,8 @@ def test_scorer_stage_timers_leave_the_model_as_it_was(stages_module):
     # restored: nothing of the timers left on the model or the module
     scorer = model.mask_head.scorer
     assert 'predict' not in scorer.__dict__
-    assert 'forward' not in scorer.convs.__dict__
+    assert 'head' not in scorer.__dict__
+    assert 'roi_features' not in scorer.__dict__
     assert b2inst_yolact_protonet.masks_in_boxes is original
 
 

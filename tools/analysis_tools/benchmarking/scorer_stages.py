@@ -39,12 +39,8 @@ def stage_timers(model, totals: Dict[str, float]):
     from mmb2inst.models.mask_heads import (b2inst_yolact_protonet,
                                             blendmask_mask_head)
     scorer = model.mask_head.scorer
-    patched = [(scorer.roi_extractor, 'forward', 'roi'),
-               (scorer.convs, 'forward', 'head'),
+    patched = [(scorer, 'roi_features', 'roi'), (scorer, 'head', 'head'),
                (scorer, 'predict', 'predict')]
-    for name in scorer.branches:
-        patched += [(getattr(scorer, f'{name}_fcs'), 'forward', 'head'),
-                    (getattr(scorer, f'{name}_pred'), 'forward', 'head')]
     patched += [(b2inst_yolact_protonet, 'masks_in_boxes', 'host_masks'),
                 (b2inst_yolact_protonet, 'rescore', 'eq2'),
                 (blendmask_mask_head, 'rescore', 'eq2')]
