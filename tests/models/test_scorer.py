@@ -63,13 +63,15 @@ def square(size, top, left, side):
 
 
 def set_outputs(scorer, iou=None, boundary=None):
-    """Make the scores constant: zero weights, the bias whose sigmoid is the
-    value."""
+    """Make the outputs constant: zero weights, the bias whose sigmoid is the
+    value (``score_output='sigmoid'``) or the value itself (``'linear'``)."""
     for name, value in (('iou', iou), ('boundary', boundary)):
         if value is not None:
             layer = getattr(scorer, f'{name}_pred')
             torch.nn.init.zeros_(layer.weight)
-            torch.nn.init.constant_(layer.bias, math.log(value / (1 - value)))
+            bias = value if scorer.score_output == 'linear' else math.log(
+                value / (1 - value))
+            torch.nn.init.constant_(layer.bias, bias)
 
 
 def test_registered_in_mmdet():
@@ -164,6 +166,11 @@ def test_conv_layout_and_flops_by_hand(downsample_first):
 def test_no_branch_is_a_clear_error():
     with pytest.raises(ValueError, match='with_iou.*with_boundary'):
         small_scorer(with_iou=False, with_boundary=False)
+
+
+def test_unknown_score_output_is_a_clear_error():
+    with pytest.raises(ValueError, match="score_output='softmax'.*'linear'"):
+        small_scorer(score_output='softmax')
 
 
 def test_input_is_features_mask_and_boundary_max_pooled():
@@ -594,6 +601,57 @@ def test_loss_by_hand_with_constant_predictions():
     assert torch.allclose(bnd, torch.full((3, ), 0.6))
 
 
+def test_linear_loss_by_hand_with_constant_outputs():
+    """Mask Scoring R-CNN's form: constant linear outputs 0.2 (IoU) and 0.6
+    (boundary), squared error weighted 0.5, mean over instances. Instances
+    as in the sigmoid case: targets IoU (1, 0), Dice (1, 1/41), the empty
+    GT left out. IoU: 0.5 * ((0.2 - 1)^2 + (0.2 - 0)^2) / 2
+    = 0.5 * (0.64 + 0.04) / 2 = 0.17. Boundary: 0.5 * ((0.6 - 1)^2 +
+    (0.6 - 1/41)^2) / 2 = 0.5 * (0.16 + (23.6/41)^2) / 2 = 0.1228316..."""
+    gt = torch.stack(
+        [square(28, 3, 3, 6),
+         square(28, 3, 3, 6),
+         square(28, 0, 0, 0)])
+    pred = torch.stack(
+        [square(28, 3, 3, 6),
+         square(28, 10, 10, 6),
+         square(28, 3, 3, 6)]) * 0.9
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 3)
+    scorer = small_scorer(score_output='linear')
+    assert [type(scorer.loss_iou).__name__, scorer.loss_iou.loss_weight] == \
+        ['MSELoss', 0.5]
+    assert [
+        type(scorer.loss_boundary).__name__, scorer.loss_boundary.loss_weight
+    ] == ['MSELoss', 0.5]
+    set_outputs(scorer, iou=0.2, boundary=0.6)
+    losses = scorer.loss(feats(), rois, pred, gt)
+    assert losses['loss_score_iou'].item() == pytest.approx(0.17, rel=1e-5)
+    assert losses['loss_score_boundary'].item() == pytest.approx(
+        0.12283165, rel=1e-5)
+    iou, bnd = scorer.predict(feats(), rois, pred)
+    assert torch.allclose(iou, torch.full((3, ), 0.2))
+    assert torch.allclose(bnd, torch.full((3, ), 0.6))
+
+
+def test_linear_scores_are_clamped_to_0_1():
+    """Linear outputs outside [0, 1] are clamped for Eq. (2), inside it
+    they are the scores; training sees them unclamped."""
+    scorer = small_scorer(score_output='linear')
+    outputs = torch.tensor([-0.5, 0., 0.3, 1., 1.7])
+    assert scorer.scores(outputs).tolist() == pytest.approx(
+        [0., 0., 0.3, 1., 1.])
+    set_outputs(scorer, iou=1.3, boundary=-0.2)
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 2)
+    probs = torch.stack([square(28, 3, 3, 6)] * 2) * 0.9
+    iou, boundary = scorer.predict(feats(), rois, probs)
+    assert iou.tolist() == [1., 1.] and boundary.tolist() == [0., 0.]
+    raw = scorer(feats(), rois, probs)
+    assert raw['iou'].tolist() == pytest.approx([1.3, 1.3])
+    # the loss of the unclamped output: 0.5 * (1.3 - 1)^2 for a perfect mask
+    losses = scorer.loss(feats(), rois, probs, probs > 0.5)
+    assert losses['loss_score_iou'].item() == pytest.approx(0.045, rel=1e-5)
+
+
 def test_scores_and_gradients_stay_bounded():
     # Scores are sigmoids of logits: whatever the features, they stay in
     # [0, 1], and so does the gradient of the loss in each logit.
@@ -630,3 +688,4 @@ def test_targets_in_the_scorers_frame():
     for key in at56:
         assert at56[key].item() == pytest.approx(at28[key].item(), rel=1e-5)
     assert scorer.in_frame(big[None]).shape == (1, 28, 28)
+
