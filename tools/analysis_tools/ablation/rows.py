@@ -51,6 +51,8 @@ TABLES = OrderedDict([
                   'BlendMask'),
              _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8,
                   'BlendMask'),
+             _row('+HBB+BS+MS, paper scorer', 'blendmask',
+                  'b2inst-blendmask_paper-scorer', 36.8, 'BlendMask'),
          ])),
     ('2',
      dict(
@@ -98,6 +100,17 @@ TABLES = OrderedDict([
                   'BlendMask'),
              _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8,
                   'BlendMask'),
+         ])),
+    ('scorer-width',
+     dict(
+         title='Ablation: the shipped light scorer (sigmoid outputs, BCE) '
+         "against the paper's (Mask Scoring R-CNN's width, linear outputs, "
+         'L2) in B2Inst-BlendMask',
+         rows=[
+             _row('B2Inst-BlendMask', 'blendmask', 'b2inst-blendmask', 36.8,
+                  None),
+             _row('paper scorer', 'blendmask', 'b2inst-blendmask_paper-scorer',
+                  36.8, 'B2Inst-BlendMask'),
          ])),
     ('3',
      dict(
