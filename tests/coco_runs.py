@@ -51,7 +51,7 @@ SMOKE_RUNS = {
     'configs/b2inst_blendmask/b2inst-blendmask_hbb-ms_r50_1x_coco.py':
     'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_hbb_r50_1x_coco.py': 'reduced',
-    'configs/b2inst_blendmask/b2inst-blendmask_msrcnn-scorer_r50_1x_coco.py':
+    'configs/b2inst_blendmask/b2inst-blendmask_paper-scorer_r50_1x_coco.py':
     'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_r101_1x_coco.py': 'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_m14_r50_1x_coco.py': 'reduced',

@@ -42,6 +42,10 @@ RENAMED = {
     'b2inst_blendmask/b2inst-blendmask_hbb_r50_1x_coco',
     'b2inst_blendmask/b2inst-blendmask_design-e_r18_1xb8-12e_toy':
     'b2inst_blendmask/b2inst-blendmask_hbb_r18_1xb8-12e_toy',
+    # Issue 35: MS R-CNN's scorer size, now with its linear outputs and L2
+    # too, is Table 1's row with the paper's scorer.
+    'b2inst_blendmask/b2inst-blendmask_msrcnn-scorer_r50_1x_coco':
+    'b2inst_blendmask/b2inst-blendmask_paper-scorer_r50_1x_coco',
 }
 # Dropped: the design-(e) files were copies of the HBB configs; the toy
 # scorer-only protocol (a scorer trained on a frozen +HBB model) gave way to
@@ -77,6 +81,8 @@ ADDED = {
     'b2inst_blendmask/b2inst-blendmask_box-frame_r18_1xb8-12e_toy',
     'b2inst_blendmask/b2inst-blendmask_hbb-bs-box-frame_r18_1xb8-12e_toy',
     'b2inst_blendmask/b2inst-blendmask_hbb-ms-box-frame_r18_1xb8-12e_toy',
+    # Issue 35: the toy row of Table 1 with the paper's scorer.
+    'b2inst_blendmask/b2inst-blendmask_paper-scorer_r18_1xb8-12e_toy',
 }
 # Keys the models now derive or their hosts fill in, so the configs no longer
 # state them: compared through the built model's state-dict shapes instead.
@@ -199,6 +205,11 @@ def intended(old_name: str, section: str, old, new):
         for key in ('loss_iou', 'loss_boundary'):
             if scorer.get(key) == dict(type='MSELoss', loss_weight=0.5):
                 scorer[key] = None
+        # The snapshot's scorers had MS R-CNN's linear outputs (clamped at
+        # test time); the paper-scorer row keeps them, and its losses (MS
+        # R-CNN's squared error) follow from them.
+        if old_name.endswith('msrcnn-scorer_r50_1x_coco'):
+            scorer['score_output'] = 'linear'
     return old
 
 

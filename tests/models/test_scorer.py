@@ -27,6 +27,12 @@ TOY_SCORER = osp.join(
 # BlendMask with the scorer and without the holistic boundary basis.
 BLENDMASK_SCORER = osp.join(ROOT, 'configs', 'b2inst_blendmask',
                             'b2inst-blendmask_bs-ms_r18_1xb8-12e_toy.py')
+# Table 1's B2Inst-BlendMask with the paper's (Mask Scoring R-CNN's) scorer.
+PAPER_SCORER = [
+    osp.join(ROOT, 'configs', 'b2inst_blendmask',
+             f'b2inst-blendmask_paper-scorer_{suffix}.py')
+    for suffix in ('r18_1xb8-12e_toy', 'r50_1x_coco')
+]
 
 
 def small_scorer(**kwargs):
@@ -63,13 +69,15 @@ def square(size, top, left, side):
 
 
 def set_outputs(scorer, iou=None, boundary=None):
-    """Make the scores constant: zero weights, the bias whose sigmoid is the
-    value."""
+    """Make the outputs constant: zero weights, the bias whose sigmoid is the
+    value (``score_output='sigmoid'``) or the value itself (``'linear'``)."""
     for name, value in (('iou', iou), ('boundary', boundary)):
         if value is not None:
             layer = getattr(scorer, f'{name}_pred')
             torch.nn.init.zeros_(layer.weight)
-            torch.nn.init.constant_(layer.bias, math.log(value / (1 - value)))
+            bias = value if scorer.score_output == 'linear' else math.log(
+                value / (1 - value))
+            torch.nn.init.constant_(layer.bias, bias)
 
 
 def test_registered_in_mmdet():
@@ -164,6 +172,11 @@ def test_conv_layout_and_flops_by_hand(downsample_first):
 def test_no_branch_is_a_clear_error():
     with pytest.raises(ValueError, match='with_iou.*with_boundary'):
         small_scorer(with_iou=False, with_boundary=False)
+
+
+def test_unknown_score_output_is_a_clear_error():
+    with pytest.raises(ValueError, match="score_output='softmax'.*'linear'"):
+        small_scorer(score_output='softmax')
 
 
 def test_input_is_features_mask_and_boundary_max_pooled():
@@ -596,6 +609,57 @@ def test_loss_by_hand_with_constant_predictions():
     assert torch.allclose(bnd, torch.full((3, ), 0.6))
 
 
+def test_linear_loss_by_hand_with_constant_outputs():
+    """Mask Scoring R-CNN's form: constant linear outputs 0.2 (IoU) and 0.6
+    (boundary), squared error weighted 0.5, mean over instances. Instances
+    as in the sigmoid case: targets IoU (1, 0), Dice (1, 1/41), the empty
+    GT left out. IoU: 0.5 * ((0.2 - 1)^2 + (0.2 - 0)^2) / 2
+    = 0.5 * (0.64 + 0.04) / 2 = 0.17. Boundary: 0.5 * ((0.6 - 1)^2 +
+    (0.6 - 1/41)^2) / 2 = 0.5 * (0.16 + (23.6/41)^2) / 2 = 0.1228316..."""
+    gt = torch.stack(
+        [square(28, 3, 3, 6),
+         square(28, 3, 3, 6),
+         square(28, 0, 0, 0)])
+    pred = torch.stack(
+        [square(28, 3, 3, 6),
+         square(28, 10, 10, 6),
+         square(28, 3, 3, 6)]) * 0.9
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 3)
+    scorer = small_scorer(score_output='linear')
+    assert [type(scorer.loss_iou).__name__, scorer.loss_iou.loss_weight] == \
+        ['MSELoss', 0.5]
+    assert [
+        type(scorer.loss_boundary).__name__, scorer.loss_boundary.loss_weight
+    ] == ['MSELoss', 0.5]
+    set_outputs(scorer, iou=0.2, boundary=0.6)
+    losses = scorer.loss(feats(), rois, pred, gt)
+    assert losses['loss_score_iou'].item() == pytest.approx(0.17, rel=1e-5)
+    assert losses['loss_score_boundary'].item() == pytest.approx(
+        0.12283165, rel=1e-5)
+    iou, bnd = scorer.predict(feats(), rois, pred)
+    assert torch.allclose(iou, torch.full((3, ), 0.2))
+    assert torch.allclose(bnd, torch.full((3, ), 0.6))
+
+
+def test_linear_scores_are_clamped_to_0_1():
+    """Linear outputs outside [0, 1] are clamped for Eq. (2), inside it
+    they are the scores; training sees them unclamped."""
+    scorer = small_scorer(score_output='linear')
+    outputs = torch.tensor([-0.5, 0., 0.3, 1., 1.7])
+    assert scorer.scores(outputs).tolist() == pytest.approx(
+        [0., 0., 0.3, 1., 1.])
+    set_outputs(scorer, iou=1.3, boundary=-0.2)
+    rois = torch.tensor([[0, 4., 4., 40., 40.]] * 2)
+    probs = torch.stack([square(28, 3, 3, 6)] * 2) * 0.9
+    iou, boundary = scorer.predict(feats(), rois, probs)
+    assert iou.tolist() == [1., 1.] and boundary.tolist() == [0., 0.]
+    raw = scorer(feats(), rois, probs)
+    assert raw['iou'].tolist() == pytest.approx([1.3, 1.3])
+    # the loss of the unclamped output: 0.5 * (1.3 - 1)^2 for a perfect mask
+    losses = scorer.loss(feats(), rois, probs, probs > 0.5)
+    assert losses['loss_score_iou'].item() == pytest.approx(0.045, rel=1e-5)
+
+
 def test_scores_and_gradients_stay_bounded():
     # Scores are sigmoids of logits: whatever the features, they stay in
     # [0, 1], and so does the gradient of the loss in each logit.
@@ -775,3 +839,66 @@ def test_box_frame_in_both_hosts(host):
         inst = sample.pred_instances
         assert len(inst) > 0
         assert ((inst.mask_scores >= 0) & (inst.mask_scores <= 1)).all()
+@pytest.mark.parametrize('path', PAPER_SCORER, ids=osp.basename)
+def test_paper_scorer_rows_are_mask_scoring_rcnns_head(path):
+    """The toy and COCO rows build MS R-CNN's MaskIoUHead sizes (4 convs of
+    256, stride 2 on the last, fcs of 1024 -> 1) with linear outputs and
+    its squared error (weight 0.5), and differ from the shipped
+    B2Inst-BlendMask in those scorer keys only."""
+    cfg = Config.fromfile(path)
+    scorer = MODELS.build(cfg.model.mask_head).scorer
+    convs = [m for m in scorer.convs if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [256] * 4
+    assert [c.stride for c in convs] == [(1, 1)] * 3 + [(2, 2)]
+    for name in ('iou', 'boundary'):
+        fcs = [
+            m for m in getattr(scorer, f'{name}_fcs')
+            if isinstance(m, torch.nn.Linear)
+        ]
+        assert [fc.out_features for fc in fcs] == [1024, 1024]
+        assert fcs[0].in_features == 256 * 7 * 7
+        assert getattr(scorer, f'{name}_pred').in_features == 1024
+        loss = getattr(scorer, f'loss_{name}')
+        assert (type(loss).__name__, loss.loss_weight,
+                loss.reduction) == ('MSELoss', 0.5, 'mean')
+    assert scorer.score_output == 'linear'
+    shipped = Config.fromfile(path.replace('_paper-scorer', ''))
+    shipped.model.mask_head.scorer.update(
+        conv_channels=256,
+        downsample_first=False,
+        fc_channels=1024,
+        score_output='linear')
+    assert cfg.to_dict() == shipped.to_dict()
+
+
+@pytest.mark.slow
+def test_paper_scorer_toy_row_trains():
+    """The first steps of the toy row with its own optimizer (AdamW,
+    clipped) and warm-up: every loss finite at every step, no scoring loss
+    past 100x its first value (where LossGuardHook stops a run), and the
+    scorer learns."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+    cfg = Config.fromfile(PAPER_SCORER[0])
+    model = build_model(cfg.model)
+    model.train()
+    optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    warmup = cfg.param_scheduler[0]
+    assert warmup.type == 'LinearLR'
+    warmup = PARAM_SCHEDULERS.build(dict(warmup, optimizer=optim))
+    data = toy_batch(model, num_items=(4, 3), size=128)
+    scorer = model.mask_head.scorer
+    before = scorer.iou_pred.weight.detach().clone()
+    history = []
+    for _ in range(4):
+        losses = model.loss(data['inputs'], data['data_samples'])
+        for name, value in losses.items():
+            assert torch.isfinite(value).all(), name
+        history.append({k: v.item() for k, v in losses.items()})
+        total, _ = model.parse_losses(losses)
+        optim.update_params(total)
+        warmup.step()
+    for name in ('loss_score_iou', 'loss_score_boundary'):
+        values = [h[name] for h in history]
+        assert max(values) < 100 * values[0], (name, values)
+    assert not torch.equal(scorer.iou_pred.weight, before)

@@ -29,7 +29,11 @@ DEFAULT_ROI_EXTRACTOR = dict(
     type='SingleRoIExtractor',
     roi_layer=dict(type='RoIAlign', output_size=14, sampling_ratio=0),
     featmap_strides=[8, 16, 32])
-DEFAULT_LOSS = dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.)
+# The default loss of each score_output: binary cross-entropy of the
+# logits, or Mask Scoring R-CNN's squared error (mmdet's MaskIoUHead).
+DEFAULT_LOSSES = dict(
+    sigmoid=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.),
+    linear=dict(type='MSELoss', loss_weight=0.5))
 # Where mmb2inst's configs put this module, for the error messages.
 CFG_KEY = 'model.mask_head.scorer'
 FRAMES = ('fixed', 'box')
@@ -53,10 +57,12 @@ class BoundaryAwareScorer(BaseModule):
     The mask and its boundary are detached; the RoI features are not. A
     shared stack of ``num_convs`` 3x3 conv + ReLU layers (one of them with
     stride 2) feeds one class-agnostic branch per score (fc + ReLU, fc +
-    ReLU, fc -> 1 logit). Each score is the sigmoid of its logit, trained
-    with binary cross-entropy against its target: the IoU of the binarised
-    mask with its GT, and the Dice of their Laplacian boundaries
-    :math:`B_{pred}, B_{gt}` (Eq. (1)),
+    ReLU, fc -> 1 output). With ``score_output='sigmoid'`` the output is a
+    logit, the score its sigmoid, trained with binary cross-entropy; with
+    ``'linear'`` (Mask Scoring R-CNN) the output is the score itself,
+    trained with a squared error and clamped to [0, 1] at test time. The
+    targets are the IoU of the binarised mask with its GT, and the Dice of
+    their Laplacian boundaries :math:`B_{pred}, B_{gt}` (Eq. (1)),
 
     .. math::
         S_{boundary} = \frac{2 \sum_i B_{pred}^i B_{gt}^i + \epsilon}
@@ -111,6 +117,15 @@ class BoundaryAwareScorer(BaseModule):
         loss_iou (dict, optional): Loss of the :math:`S_{IoU}` logits, an
             mmdet loss called as ``loss(logits, targets)``. Defaults to
             ``CrossEntropyLoss(use_sigmoid=True)``.
+        score_output (str): ``'sigmoid'``: each score is the sigmoid of a
+            logit. ``'linear'``: the output itself, as Mask Scoring R-CNN;
+            :meth:`scores` clamps it to [0, 1] for Eq. (2). Defaults to
+            ``'sigmoid'``.
+        loss_iou (dict, optional): Loss of the :math:`S_{IoU}` outputs, an
+            mmdet loss called as ``loss(outputs, targets)``. Defaults to
+            ``CrossEntropyLoss(use_sigmoid=True)`` for ``'sigmoid'`` and
+            Mask Scoring R-CNN's ``MSELoss(loss_weight=0.5)`` for
+            ``'linear'``.
         loss_boundary (dict, optional): Same for :math:`S_{boundary}`.
         init_cfg (dict | list[dict], optional): Defaults to None, meaning
             Mask Scoring R-CNN's: Kaiming convs, Caffe2Xavier hidden fcs,
@@ -131,6 +146,7 @@ class BoundaryAwareScorer(BaseModule):
                  roi_align: str = 'gather',
                  target_frame: str = 'fixed',
                  max_frame_size: int = 112,
+                 score_output: str = 'sigmoid',
                  loss_iou: Optional[dict] = None,
                  loss_boundary: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -156,6 +172,10 @@ class BoundaryAwareScorer(BaseModule):
             raise ConfigError(f'{CFG_KEY}.max_frame_size={max_frame_size}; '
                               'give the longest side of a box frame in '
                               'pixels, >= 1 (e.g. 112).')
+        if score_output not in DEFAULT_LOSSES:
+            raise ConfigError(
+                f'{CFG_KEY}.score_output={score_output!r}; it must be one of '
+                f'{", ".join(map(repr, DEFAULT_LOSSES))}.')
         self.branches = tuple(name
                               for name, on in zip(BRANCHES, (with_iou,
                                                              with_boundary))
@@ -178,6 +198,7 @@ class BoundaryAwareScorer(BaseModule):
         self.max_train_instances = max_train_instances
         self.target_frame = target_frame
         self.max_frame_size = max_frame_size
+        self.score_output = score_output
 
         roi_extractor = with_defaults(roi_extractor, DEFAULT_ROI_EXTRACTOR)
         roi_extractor.setdefault('out_channels', in_channels)
@@ -234,15 +255,17 @@ class BoundaryAwareScorer(BaseModule):
                     nn.Linear(fc_channels, fc_channels),
                     nn.ReLU(inplace=True)))
             setattr(self, f'{name}_pred', nn.Linear(fc_channels, 1))
+        default_loss = DEFAULT_LOSSES[score_output]
         self.loss_iou = MODELS.build(with_defaults(
-            loss_iou, DEFAULT_LOSS)) if with_iou else None
+            loss_iou, default_loss)) if with_iou else None
         self.loss_boundary = MODELS.build(
             with_defaults(loss_boundary,
-                          DEFAULT_LOSS)) if with_boundary else None
+                          default_loss)) if with_boundary else None
 
     def forward(self, feats: Sequence[Tensor], rois: Tensor,
                 mask_probs: Tensor) -> Dict[str, Optional[Tensor]]:
-        """Score logits (the scores are their sigmoids, :meth:`scores`).
+        """Score outputs: logits or linear scores (``score_output``),
+        mapped to [0, 1] by :meth:`scores`.
 
         Args:
             feats (Sequence[Tensor]): FPN levels, finest first, each
@@ -380,9 +403,15 @@ class BoundaryAwareScorer(BaseModule):
             (xs[None, None, :] < frame_w[:, :, None])
         return frames * inside, sizes
 
-    def scores(self, logits: Tensor) -> Tensor:
-        """Scores in [0, 1] from the logits of :meth:`forward`."""
-        return logits.float().sigmoid()
+    def scores(self, outputs: Tensor) -> Tensor:
+        """Scores in [0, 1] from the outputs of :meth:`forward`: their
+        sigmoid (``'sigmoid'``) or the linear outputs clamped to [0, 1]
+        (``'linear'``), so that Eq. (2) multiplies by at most 1 and takes
+        the square root of no negative number."""
+        outputs = outputs.float()
+        if self.score_output == 'linear':
+            return outputs.clamp(0, 1)
+        return outputs.sigmoid()
 
     def in_frame(self, masks: Tensor) -> Tensor:
         """Masks ``(N, h, w)`` resampled (bilinear) to the scorer's frame

@@ -51,6 +51,8 @@ TABLES = OrderedDict([
                   'BlendMask'),
              _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8,
                   'BlendMask'),
+             _row('+HBB+BS+MS, paper scorer', 'blendmask',
+                  'b2inst-blendmask_paper-scorer', 36.8, 'BlendMask'),
          ])),
     ('2',
      dict(
@@ -125,6 +127,17 @@ TABLES = OrderedDict([
              _row('+HBB+BS+MS', 'blendmask', 'b2inst-blendmask', 36.8, None),
              _row('+HBB+BS+MS, box frame', 'blendmask',
                   'b2inst-blendmask_box-frame', None, '+HBB+BS+MS'),
+         ])),
+    ('scorer-width',
+     dict(
+         title='Ablation: the shipped light scorer (sigmoid outputs, BCE) '
+         "against the paper's (Mask Scoring R-CNN's width, linear outputs, "
+         'L2) in B2Inst-BlendMask',
+         rows=[
+             _row('B2Inst-BlendMask', 'blendmask', 'b2inst-blendmask', 36.8,
+                  None),
+             _row('paper scorer', 'blendmask', 'b2inst-blendmask_paper-scorer',
+                  36.8, 'B2Inst-BlendMask'),
          ])),
     ('3',
      dict(

@@ -26,9 +26,9 @@ HOSTS = dict(
                'b2inst-blendmask_hbb_r50_1x_coco.py'),
               ('B2Inst-BlendMask',
                'configs/b2inst_blendmask/b2inst-blendmask_r50_1x_coco.py'),
-              ('B2Inst-BlendMask, MaskIoUHead-sized scorer',
+              ("B2Inst-BlendMask, the paper's scorer",
                'configs/b2inst_blendmask/'
-               'b2inst-blendmask_msrcnn-scorer_r50_1x_coco.py')],
+               'b2inst-blendmask_paper-scorer_r50_1x_coco.py')],
         toy=[('BlendMask', 'configs/blendmask/blendmask_r18_1xb8-12e_toy.py'),
              ('B2Inst-BlendMask, HBB', 'configs/b2inst_blendmask/'
               'b2inst-blendmask_hbb_r18_1xb8-12e_toy.py'),
