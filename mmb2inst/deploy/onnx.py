@@ -100,8 +100,8 @@ def score_instances(scorer, feats: Sequence[Tensor], rois: Tensor,
                     probs: Tensor) -> Tuple[Tensor, Tensor]:
     """The scorer's two scores in [0, 1] (zeros for a disabled branch), with
     the RoI extraction of :func:`extract_rois`."""
-    scorer.roi_features = lambda f, r: extract_rois(scorer.roi_extractor, f,
-                                                     r)
+    extractor = scorer.roi_extractor
+    scorer.roi_features = lambda f, r: extract_rois(extractor, f, r)
     try:
         out = scorer(feats, rois, scorer.in_frame(probs))
     finally:

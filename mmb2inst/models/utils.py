@@ -47,8 +47,8 @@ def roi_align(features: Tensor,
     return out.to(dtype)
 
 
-def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor,
-                  size: Tensor, pooled: int):
+def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor, size: Tensor,
+                  pooled: int):
     """RoIAlign's samples along one axis, ``(N, pooled, G, 2)`` each: the two
     neighbouring feature indices of every sample and their bilinear
     weights, divided by the samples per bin and zero for a sample that is
@@ -59,9 +59,9 @@ def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor,
     steps = torch.arange(most, dtype=start.dtype, device=start.device)
     per_bin = grid.to(start.dtype).clamp(min=1)
     size = size[:, None, None]
-    pos = (start[:, None, None] + bins[None, :, None] * bin_size[:, None, None]
-           + (steps[None, None, :] + 0.5) *
-           (bin_size / per_bin)[:, None, None])
+    pos = (
+        start[:, None, None] + bins[None, :, None] * bin_size[:, None, None] +
+        (steps[None, None, :] + 0.5) * (bin_size / per_bin)[:, None, None])
     valid = (steps[None, None, :] < grid[:, None, None]) & (pos >= -1.) & \
         (pos <= size)
     pos = pos.clamp(min=0)
@@ -72,8 +72,9 @@ def _axis_samples(start: Tensor, bin_size: Tensor, grid: Tensor,
     high = torch.where(last, low, low + 1)
     frac = pos - low.to(pos.dtype)
     scale = valid.to(pos.dtype) / per_bin[:, None, None]
-    return (torch.stack([low, high], -1),
-            torch.stack([(1 - frac) * scale, frac * scale], -1))
+    return (torch.stack([low, high],
+                        -1), torch.stack([(1 - frac) * scale, frac * scale],
+                                         -1))
 
 
 def gather_roi_align(features: Union[Tensor, Sequence[Tensor]],
@@ -153,15 +154,17 @@ def gather_roi_align(features: Union[Tensor, Sequence[Tensor]],
     # (N, h, w, G_y, 2, G_x, 2): every sample's four neighbours
     first = firsts[levels] + rois[:, 0].long() * height * width
     rows = first[:, None, None, None] + rows * width[:, None, None, None]
-    index = (rows[:, :, None, :, :, None, None] +
-             cols[:, None, :, None, None, :, :])
-    weight = (row_w[:, :, None, :, :, None, None] *
-              col_w[:, None, :, None, None, :, :])
+    index = (
+        rows[:, :, None, :, :, None, None] +
+        cols[:, None, :, None, None, :, :])
+    weight = (
+        row_w[:, :, None, :, :, None, None] *
+        col_w[:, None, :, None, None, :, :])
     # rows of channels (a (B, H, W, C) view of NCHW memory is not one)
     table = torch.cat(
-        [f.permute(0, 2, 3, 1).reshape(-1, channels) for f in features]
-    ) if len(features) > 1 else features[0].permute(
-        0, 2, 3, 1).contiguous().view(-1, channels)
+        [f.permute(0, 2, 3, 1).reshape(-1, channels)
+         for f in features]) if len(features) > 1 else features[0].permute(
+             0, 2, 3, 1).contiguous().view(-1, channels)
     out = F.embedding_bag(
         index.reshape(num * out_h * out_w, -1),
         table,

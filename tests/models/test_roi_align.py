@@ -55,8 +55,8 @@ def test_gather_roi_align_equals_mmcv(aligned, sampling_ratio, stride):
     rois = _rois(60, size, 2, stride)
     layer = RoIAlign((7, 5), 1. / stride, sampling_ratio, 'avg', aligned)
     expected = layer(features, rois)
-    got = gather_roi_align(features, rois, (7, 5), 1. / stride,
-                           sampling_ratio, aligned)
+    got = gather_roi_align(features, rois, (7, 5), 1. / stride, sampling_ratio,
+                           aligned)
     assert got.shape == expected.shape
     assert (got - expected).abs().max() < 1e-5
     assert expected.abs().sum() > 0
@@ -98,8 +98,8 @@ def test_gather_roi_align_of_fpn_levels_equals_single_roi_extractor():
     levels = extractor.map_roi_levels(rois, 3)
     assert len(set(levels.tolist())) == 3
     expected = extractor(feats, rois)
-    got = gather_roi_align(feats, rois, 14, [1 / 8, 1 / 16, 1 / 32],
-                           levels=levels)
+    got = gather_roi_align(
+        feats, rois, 14, [1 / 8, 1 / 16, 1 / 32], levels=levels)
     assert (got - expected).abs().max() < 1e-5
     with pytest.raises(ValueError, match='levels'):
         gather_roi_align(feats, rois, 14, [1 / 8, 1 / 16, 1 / 32])

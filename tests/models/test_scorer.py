@@ -754,10 +754,11 @@ def test_box_frame_targets_by_hand():
     assert iou.item() == pytest.approx(2400 / 2600, rel=1e-6)
     # outlines: 196 px each; shared: the top and bottom rows' 48 common
     # columns (x in 27..74) = 96
-    assert dice.item() == pytest.approx((2 * 96 + 1) / (196 + 196 + 1),
-                                        rel=1e-6)
+    assert dice.item() == pytest.approx(
+        (2 * 96 + 1) / (196 + 196 + 1), rel=1e-6)
     iou28, dice28 = fixed.get_targets(
-        fixed.in_frame(pred[None]), fixed.in_frame(gt[None]) >= 0.5)
+        fixed.in_frame(pred[None]),
+        fixed.in_frame(gt[None]) >= 0.5)
     assert iou28.item() != pytest.approx(iou.item(), abs=1e-3)
     assert dice28.item() != pytest.approx(dice.item(), abs=1e-3)
 
@@ -839,6 +840,8 @@ def test_box_frame_in_both_hosts(host):
         inst = sample.pred_instances
         assert len(inst) > 0
         assert ((inst.mask_scores >= 0) & (inst.mask_scores <= 1)).all()
+
+
 @pytest.mark.parametrize('path', PAPER_SCORER, ids=osp.basename)
 def test_paper_scorer_rows_are_mask_scoring_rcnns_head(path):
     """The toy and COCO rows build MS R-CNN's MaskIoUHead sizes (4 convs of

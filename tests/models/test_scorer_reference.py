@@ -66,8 +66,7 @@ def test_scores_equal_the_reference(host):
             got[prefix + 'scores'], expected[prefix + 'scores'], atol=1e-6)
         for key in ('iou_scores', 'boundary_scores', 'mask_scores'):
             np.testing.assert_allclose(
-                got[prefix + key], expected[prefix + key], atol=1e-6,
-                rtol=0)
+                got[prefix + key], expected[prefix + key], atol=1e-6, rtol=0)
         # scores that vary: the comparison is not of constants
         for key in ('iou_scores', 'boundary_scores'):
             assert np.ptp(expected[prefix + key]) > 0.05

@@ -75,8 +75,8 @@ class BoundaryAwareScorer(BaseModule):
     network-input pixels, as the paper states Eq. (1), scaled down so that
     the longest side is at most ``max_frame_size``; the mask and boundary
     inputs are then taken in that frame and max-pooled to ``h x w``. Every
-    instance with a non-empty GT crop is supervised. At test time the host combines them
-    with the class score by Eq. (2),
+    instance with a non-empty GT crop is supervised. At test time the host
+    combines them with the class score by Eq. (2),
     :math:`S_{mask} = S_{class} \sqrt{S_{IoU} S_{boundary}}`.
 
     Args:
@@ -213,8 +213,8 @@ class BoundaryAwareScorer(BaseModule):
                               f'of {ROI_ALIGNS}.')
         layers = self.roi_extractor.roi_layers
         if roi_align == 'gather' and not all(
-                type(layer).__name__ == 'RoIAlign'
-                and layer.pool_mode == 'avg' for layer in layers):
+                type(layer).__name__ == 'RoIAlign' and layer.pool_mode == 'avg'
+                for layer in layers):
             raise ConfigError(
                 f"{CFG_KEY}.roi_align='gather' computes mmcv's RoIAlign "
                 "(pool_mode='avg') only; set roi_align='mmcv' for "
@@ -332,8 +332,7 @@ class BoundaryAwareScorer(BaseModule):
         extra = torch.stack([masks, boundaries.to(masks.dtype)], 1)
         if tuple(masks.shape[-2:]) == tuple(self.pooled_size):
             # the usual case; a plain max pool (ONNX has no adaptive one)
-            return F.max_pool2d(extra,
-                                self.pooled_size[0] // self.roi_size[0])
+            return F.max_pool2d(extra, self.pooled_size[0] // self.roi_size[0])
         return F.adaptive_max_pool2d(extra, self.roi_size)
 
     def _box_inputs(self, masks: Tensor, rois: Tensor) -> Tensor:
@@ -357,8 +356,7 @@ class BoundaryAwareScorer(BaseModule):
         scale = (self.max_frame_size / longest).clamp(max=1.)
         return (hw * scale).round().clamp(1, self.max_frame_size).long()
 
-    def box_frames(self, masks: Tensor,
-                   rois: Tensor) -> Tuple[Tensor, Tensor]:
+    def box_frames(self, masks: Tensor, rois: Tensor) -> Tuple[Tensor, Tensor]:
         """Masks in their boxes' own frames, all in one padded tensor.
 
         Args:
@@ -390,8 +388,8 @@ class BoundaryAwareScorer(BaseModule):
         gy = (2 * (ys[None] + 0.5) / frame_h - 1)  # (N, H)
         gx = (2 * (xs[None] + 0.5) / frame_w - 1)  # (N, W)
         grid = torch.stack([
-            gx[:, None, :].expand(num, height, width),
-            gy[:, :, None].expand(num, height, width)
+            gx[:, None, :].expand(num, height, width), gy[:, :, None].expand(
+                num, height, width)
         ], -1)
         frames = F.grid_sample(
             masks[:, None].float(),
