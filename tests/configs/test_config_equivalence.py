@@ -72,6 +72,11 @@ ADDED = {
     'b2inst_blendmask/b2inst-blendmask_r50_3x_coco-test-dev',
     'b2inst_blendmask/b2inst-blendmask_r101_1x_coco-test-dev',
     'b2inst_blendmask/b2inst-blendmask_r101_3x_coco-test-dev',
+    # Issue 35: the crisp-boundary term as Deng et al. define it.
+    'b2inst_yolact/b2inst-yolact_crisp-deng_r50_1xb8-55e_coco',
+    'b2inst_yolact/b2inst-yolact_crisp-deng_r18_1xb8-12e_toy',
+    'b2inst_blendmask/b2inst-blendmask_crisp-deng_r50_1x_coco',
+    'b2inst_blendmask/b2inst-blendmask_crisp-deng_r18_1xb8-12e_toy',
 }
 # Keys the models now derive or their hosts fill in, so the configs no longer
 # state them: compared through the built model's state-dict shapes instead.
