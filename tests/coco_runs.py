@@ -36,6 +36,8 @@ COCO_CONFIGS = sorted(
 SMOKE_RUNS = {
     'configs/b2inst_blendmask/b2inst-blendmask_r50_1x_coco.py': 'full',
     'configs/b2inst_yolact/b2inst-yolact_r50_1xb8-55e_coco.py': 'full',
+    'configs/b2inst_blendmask/b2inst-blendmask_crisp-deng_r50_1x_coco.py':
+    'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_design-a_r50_1x_coco.py':
     'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_design-b_r50_1x_coco.py':
@@ -56,6 +58,8 @@ SMOKE_RUNS = {
     'configs/b2inst_blendmask/b2inst-blendmask_r101_1x_coco.py': 'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_m14_r50_1x_coco.py': 'reduced',
     'configs/b2inst_blendmask/b2inst-blendmask_m14_r101_3x_coco.py': 'reduced',
+    'configs/b2inst_yolact/b2inst-yolact_crisp-deng_r50_1xb8-55e_coco.py':
+    'reduced',
     'configs/b2inst_yolact/b2inst-yolact_design-a_r50_1xb8-55e_coco.py':
     'reduced',
     'configs/b2inst_yolact/b2inst-yolact_design-b_r50_1xb8-55e_coco.py':

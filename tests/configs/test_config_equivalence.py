@@ -83,6 +83,11 @@ ADDED = {
     'b2inst_blendmask/b2inst-blendmask_hbb-ms-box-frame_r18_1xb8-12e_toy',
     # Issue 35: the toy row of Table 1 with the paper's scorer.
     'b2inst_blendmask/b2inst-blendmask_paper-scorer_r18_1xb8-12e_toy',
+    # Issue 35: the crisp-boundary term as Deng et al. define it.
+    'b2inst_yolact/b2inst-yolact_crisp-deng_r50_1xb8-55e_coco',
+    'b2inst_yolact/b2inst-yolact_crisp-deng_r18_1xb8-12e_toy',
+    'b2inst_blendmask/b2inst-blendmask_crisp-deng_r50_1x_coco',
+    'b2inst_blendmask/b2inst-blendmask_crisp-deng_r18_1xb8-12e_toy',
 }
 # Keys the models now derive or their hosts fill in, so the configs no longer
 # state them: compared through the built model's state-dict shapes instead.

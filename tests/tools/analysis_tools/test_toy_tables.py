@@ -91,6 +91,20 @@ def test_paper_numbers(tables):
     }['B2Inst-BlendMask'] == full
 
 
+def test_crisp_table_pairs_each_deng_row_with_its_shipped_row(tables):
+    rows = tables.table_rows('crisp')
+    shipped = {r.label: r for r in rows if r.base is None}
+    papers = {r.label: r.paper for r in shipped.values()}
+    assert papers == {'B2Inst-YOLACT': 30.1, 'B2Inst-BlendMask': 36.8}
+    deng = [r for r in rows if r.base is not None]
+    assert len(deng) == 2
+    for row in deng:
+        base = shipped[row.base]
+        for path, base_path in ((row.toy, base.toy), (row.coco, base.coco)):
+            stem, tail = base_path.split('_r', 1)
+            assert path == f'{stem}_crisp-deng_r{tail}'
+
+
 def test_mean_ci_by_hand(tables):
     mean, half = tables.mean_ci([1., 2., 3.])
     # sd = 1, t(0.975, 2) = 4.303: half-width 4.303 / sqrt(3)

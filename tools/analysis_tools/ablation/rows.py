@@ -149,6 +149,19 @@ TABLES = OrderedDict([
              _row('B2Inst-BlendMask', 'blendmask', 'b2inst-blendmask', 36.8,
                   'BlendMask'),
          ])),
+    ('crisp',
+     dict(
+         title='Ablation: the crisp-boundary term bounded (shipped) or as '
+         'Deng et al. define it, in B2Inst (HBB + BS + MS) on both hosts',
+         rows=[
+             _row('B2Inst-YOLACT', 'yolact', 'b2inst-yolact', 30.1, None),
+             _row('B2Inst-YOLACT, Deng\'s crisp term', 'yolact',
+                  'b2inst-yolact_crisp-deng', None, 'B2Inst-YOLACT'),
+             _row('B2Inst-BlendMask', 'blendmask', 'b2inst-blendmask', 36.8,
+                  None),
+             _row('B2Inst-BlendMask, Deng\'s crisp term', 'blendmask',
+                  'b2inst-blendmask_crisp-deng', None, 'B2Inst-BlendMask'),
+         ])),
 ])
 
 # Logged metric -> column; logged values are fractions of 1.
