@@ -86,9 +86,10 @@ def test_mim_train_writes_checkpoint_and_validates(trained):
 
 @pytest.mark.slow
 def test_tables_scores_a_run_on_the_extended_val_split(trained, tmp_path):
-    """toy_tables.py --val-images: a real run scored by tools/test.py on
-    the val split extended from 8 to 12 images (the configs test in batches
-    of 8: two iterations), without pictures, into ``<run>/val12/``."""
+    """toy_tables.py --val-images --val-seed: a real run scored by
+    tools/test.py on 12 images of generator seed 3 (the configs test in
+    batches of 8: two iterations), without pictures, into
+    ``<run>/val12-seed3/``."""
     from toy_runs import load_tool
 
     from mmb2inst.datasets import ensure_toy_dataset
@@ -100,8 +101,9 @@ def test_tables_scores_a_run_on_the_extended_val_split(trained, tmp_path):
     data_root = str(tmp_path / 'toy_val12') + '/'
     ensure_toy_dataset(data_root, settings)
     options = tables.eval_options(YOLACT_TOY, data_root, settings)
-    assert tables._evaluate_one(YOLACT_TOY, work_dir, 12, options, 1)
-    out = tables.eval_dir(work_dir, 12)
+    assert tables._evaluate_one(YOLACT_TOY, work_dir, 12, 3, options, 1)
+    out = tables.eval_dir(work_dir, 12, 3)
+    assert out == osp.join(work_dir, 'val12-seed3')
     with open(osp.join(out, 'test.out')) as f:
         log = f.read()
     assert 'Epoch(test) [2/2]' in log and 'Epoch(test) [1/1]' not in log

@@ -4,7 +4,8 @@ numbers: train the missing runs, then print the tables.
     python tools/analysis_tools/toy_tables.py 1 2 3 [--model blendmask|yolact]
         [--seeds 0 1 2] [--rows LABEL ...] [--train [--jobs 2] [--threads N]]
         [--runs-dir work_dirs/ablation] [--out-dir work_dirs/tables]
-        [--val-images 2000] [--record] [--ledger docs/toy_runs.jsonl]
+        [--val-images 2000 [--val-seed 1]] [--record]
+        [--ledger docs/toy_runs.jsonl]
 
 Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
 (trained with ``--train``: ``tools/train.py CONFIG --resume --cfg-options
@@ -34,6 +35,11 @@ split extended to N images (the generator draws image i of a split from
 ``tools/test.py``, ``--jobs`` at a time) and tables those scores instead
 (``table<T>_val<N>.*``): the runs' luck on 200 images is part of the seed
 spread, and a larger test set removes it for a minute of CPU a run.
+``--val-seed S`` with it draws those N images with generator seed S instead
+of the config's (``<data_root>_val<N>-seed<S>/``, scores in
+``<run>/val<N>-seed<S>/``, tables ``table<T>_val<N>-seed<S>.*``): a held-out
+set on which no choice of the project (loss weights, inits, defaults) was
+made, unlike the val split the configs were tuned on.
 
 ``--record`` adds every finished run under ``--runs-dir`` (its seed, CPU,
 CPU time, model fingerprint, last validation and extended-split scores) to
@@ -58,7 +64,7 @@ from ablation.ledger import (LEDGER, read_ledger, record_runs, run_cpus,
                              run_seconds)
 from ablation.render import csv_rows, markdown, plot
 from ablation.rows import ROOT, RUNS_DIR, TABLES, select_rows, table_rows
-from ablation.run_queue import evaluate_missing, train_missing
+from ablation.run_queue import evaluate_missing, split_name, train_missing
 from ablation.stats import collect
 
 
@@ -102,7 +108,15 @@ def parse_args(argv=None):
         help='score every run on the val split extended to this many '
         'images (its first ones are the val images; generated once into '
         '<data_root>_val<N>/) instead of its own last validation')
+    parser.add_argument(
+        '--val-seed',
+        type=int,
+        help='with --val-images: draw those images with this generator seed '
+        '(a held-out set no choice was made on) instead of the config\'s')
     args = parser.parse_args(argv)
+    if args.val_seed is not None and args.val_images is None:
+        parser.error('--val-seed needs --val-images: say how many held-out '
+                     'images to draw, e.g. --val-images 2000 --val-seed 1')
     if args.val_images is not None and args.val_images < 1:
         parser.error(f'--val-images {args.val_images}: give a number of '
                      'images >= 1, or leave it out to use the runs\' own '
@@ -131,8 +145,13 @@ def main(argv=None):
             ok &= train_missing(rows, args.runs_dir, args.seeds, args.jobs,
                                 ledger, args.threads)
         if args.val_images:
-            ok &= evaluate_missing(rows, args.runs_dir, args.seeds,
-                                   args.val_images, args.jobs)
+            try:
+                ok &= evaluate_missing(rows, args.runs_dir, args.seeds,
+                                       args.val_images, args.jobs,
+                                       args.val_seed)
+            except ValueError as e:
+                print(f'error: {e}', file=sys.stderr)
+                return 2
         if args.record:
             changed = record_runs(rows, args.runs_dir, args.seeds, ledger_path)
             print(
@@ -140,7 +159,7 @@ def main(argv=None):
                 flush=True)
             ledger = read_ledger(ledger_path)
         entries = collect(rows, args.runs_dir, args.seeds, args.val_images,
-                          ledger)
+                          ledger, args.val_seed)
         title = TABLES[table]['title']
         if table == '2':
             title += ' on ' + ('YOLACT'
@@ -149,7 +168,12 @@ def main(argv=None):
         if table == '2' and args.model == 'yolact':
             text += ('\nThe paper studies the designs on BlendMask only: its '
                      'columns are BlendMask\'s.\n')
-        if args.val_images:
+        if args.val_images and args.val_seed is not None:
+            text += (f'\nScored on {args.val_images} held-out images drawn '
+                     f'with generator seed {args.val_seed} (`--val-images '
+                     f'--val-seed`), not the val split the configs were '
+                     'tuned on.\n')
+        elif args.val_images:
             text += (f'\nScored on the val split extended to '
                      f'{args.val_images} images (`--val-images`), not the '
                      'runs\' own validation.\n')
@@ -166,7 +190,7 @@ def main(argv=None):
         name = f'table{table}' + ('_yolact' if table == '2'
                                   and args.model == 'yolact' else '')
         if args.val_images:
-            name += f'_val{args.val_images}'
+            name += '_' + split_name(args.val_images, args.val_seed)
         os.makedirs(args.out_dir, exist_ok=True)
         base = osp.join(args.out_dir, name)
         with open(base + '.md', 'w') as f:

@@ -261,11 +261,18 @@ def test_stale_runs_are_set_aside_and_retrained(tables, tmp_path, monkeypatch):
     assert entry['records'] == {}
 
 
-def fake_score(run_dir, num_images, segm, boundary, bbox=0.5, ap75=0.2):
-    """A run's score on the extended val split as tools/test.py leaves it
-    (a test record: no epoch or step)."""
+def fake_score(run_dir,
+               num_images,
+               segm,
+               boundary,
+               bbox=0.5,
+               ap75=0.2,
+               seed=None):
+    """A run's score on the extended (or, with ``seed``, held-out) val
+    split as tools/test.py leaves it (a test record: no epoch or step)."""
     stamp = '20260102_000000'
-    log = osp.join(run_dir, f'val{num_images}', stamp, stamp + '.json')
+    split = f'val{num_images}' + ('' if seed is None else f'-seed{seed}')
+    log = osp.join(run_dir, split, stamp, stamp + '.json')
     os.makedirs(osp.dirname(log))
     record = {
         'coco/segm_mAP': segm,
@@ -340,7 +347,8 @@ def test_val_images_scores_runs_once_and_tables_them(tables, tmp_path,
     monkeypatch.setattr(mmb2inst.datasets, 'ensure_toy_dataset',
                         lambda root, settings: made.append((root, settings)))
 
-    def score(config, run_dir, num_images, options, threads):
+    def score(config, run_dir, num_images, seed, options, threads):
+        assert seed is None
         calls.append((config, osp.basename(run_dir), options[0]))
         fake_score(run_dir, num_images, 0.14, 0.1)
         return True
@@ -371,6 +379,104 @@ def test_val_images_scores_runs_once_and_tables_them(tables, tmp_path,
     assert tables.evaluate_missing(
         tables.table_rows('3'), runs, [0, 1, 2], 6, jobs=1)
     assert calls == []
+
+
+def test_held_out_val_split_of_a_row(tables):
+    """--val-seed: the same number of images drawn with another generator
+    seed, in a directory and a score of its own; the config's own seed is
+    refused (its val images are the ones the project tuned on)."""
+    row = tables.table_rows('3')[0]
+    data_root, settings = tables.extended_val(row.toy, 2000, 1)
+    assert data_root == 'data/toy_boundary_val2000-seed1/'
+    assert settings == dict(
+        preset='boundary', num_train=0, num_val=2000, seed=1)
+    assert tables.split_name(2000, 1) == 'val2000-seed1'
+    assert tables.eval_dir('r', 2000, 1) == osp.join('r', 'val2000-seed1')
+    assert tables.eval_dir('r', 2000) == osp.join('r', 'val2000')
+    with pytest.raises(ValueError, match='--val-seed 0 is the seed'):
+        tables.extended_val(row.toy, 2000, 0)
+
+
+def test_held_out_val_images_are_new_draws(tmp_path):
+    """What makes the held-out set held out: none of its images is a val
+    (or train) image of the set the configs use."""
+    from mmb2inst.datasets import generate_toy_dataset
+    common = dict(img_size=64, num_train=0, num_val=4)
+    generate_toy_dataset(str(tmp_path / 'val'), seed=0, **common)
+    generate_toy_dataset(str(tmp_path / 'held'), seed=1, **common)
+    val = {(tmp_path / 'val' / 'val' / f'{i:06d}.png').read_bytes()
+           for i in range(4)}
+    held = [(tmp_path / 'held' / 'val' / f'{i:06d}.png').read_bytes()
+            for i in range(4)]
+    assert len(val) == 4 and not val & set(held)
+
+
+def test_val_seed_scores_and_tables_the_held_out_split(tables, tmp_path,
+                                                       monkeypatch, capsys):
+    """--val-images N --val-seed S scores into val<N>-seed<S>, tables those
+    scores (not the extended split's), and the ledger keeps them apart."""
+    import mmb2inst.datasets
+    runs = str(tmp_path / 'runs')
+    rows = tables.table_rows('3')[:2]  # YOLACT, B2Inst-YOLACT
+    yolact, b2inst = rows[0].toy, rows[1].toy
+    for seed in (0, 1):
+        fake_run(runs, yolact, seed, 0.20, 0.1)
+        fake_run(runs, b2inst, seed, 0.22, 0.1)
+        # the extended split: +2 points; the held-out one: -1
+        fake_score(tables.work_dir(runs, yolact, seed), 6, 0.20, 0.1)
+        fake_score(tables.work_dir(runs, b2inst, seed), 6, 0.22, 0.1)
+        write_info(tables, runs, yolact, seed)
+        write_info(tables, runs, b2inst, seed)
+    made, calls = [], []
+    monkeypatch.setattr(mmb2inst.datasets, 'ensure_toy_dataset',
+                        lambda root, settings: made.append((root, settings)))
+
+    def score(config, run_dir, num_images, seed, options, threads):
+        calls.append((osp.basename(run_dir), seed, options[0]))
+        fake_score(
+            run_dir,
+            num_images,
+            0.19 if config == b2inst else 0.20,
+            0.1,
+            seed=seed)
+        return True
+
+    monkeypatch.setattr(tables.run_queue, '_evaluate_one', score)
+    out = tmp_path / 'out'
+    assert tables.main([
+        '3', '--rows', 'B2Inst-YOLACT', '--seeds', '0', '1', '--runs-dir',
+        runs, '--out-dir',
+        str(out), '--val-images', '6', '--val-seed', '7', '--jobs', '1'
+    ]) == 0
+    assert len(calls) == 4 and {c[1] for c in calls} == {7}
+    assert {
+        c[2]
+        for c in calls
+    } == {'test_dataloader.dataset.data_root=data/toy_boundary_val6-seed7/'}
+    assert made == [(osp.join(tables.ROOT, 'data/toy_boundary_val6-seed7/'),
+                     dict(preset='boundary', num_train=0, num_val=6, seed=7))]
+    text = capsys.readouterr().out
+    assert 'held-out images drawn with generator seed 7' in text
+    assert '-1.0 [' in text
+    assert (out / 'table3_val6-seed7.md').is_file()
+    held = tables.collect(rows, runs, [0, 1], 6, val_seed=7)
+    ext = tables.collect(rows, runs, [0, 1], 6)
+    assert held[1]['delta']['coco/segm_mAP'] == pytest.approx(-1)
+    assert ext[1]['delta']['coco/segm_mAP'] == pytest.approx(2)
+    # the ledger records both splits under their own names, and a machine
+    # without the work_dirs tables each from it
+    ledger = str(tmp_path / 'ledger.jsonl')
+    assert tables.record_runs(rows, runs, [0, 1], ledger) == 4
+    recorded = tables.read_ledger(ledger)
+    assert set(recorded[(b2inst,
+                         0)]['scores']) == {'val', 'val6', 'val6-seed7'}
+    empty = str(tmp_path / 'elsewhere')
+    held = tables.collect(rows, empty, [0, 1], 6, recorded, val_seed=7)
+    assert held[1]['delta']['coco/segm_mAP'] == pytest.approx(-1)
+    # --val-seed alone says what is missing
+    with pytest.raises(SystemExit):
+        tables.parse_args(['3', '--val-seed', '1'])
+    assert '--val-seed needs --val-images' in capsys.readouterr().err
 
 
 def test_val_images_must_be_positive(tables, capsys):

@@ -30,7 +30,14 @@ def _test_config(config: str):
     return Config.fromfile(osp.join(ROOT, config))
 
 
-def extended_val(config: str, num_images: int):
+def split_name(num_images: int, seed=None) -> str:
+    """The name of a scored val split: ``val<N>`` (the val split extended
+    to N images) or ``val<N>-seed<S>`` (N images drawn with generator seed
+    S instead of the config's: a held-out set no choice was made on)."""
+    return f'val{num_images}' + ('' if seed is None else f'-seed{seed}')
+
+
+def extended_val(config: str, num_images: int, seed=None):
     """Where and how to generate the val split of ``config``'s toy set
     extended to ``num_images`` images: ``(data_root, generator settings)``.
 
@@ -38,18 +45,28 @@ def extended_val(config: str, num_images: int):
     images of the extended split are the val images the runs validated on
     and the rest are new draws of the same distribution, none of them a
     training image. The set lives beside the config's own data_root, as
-    ``<data_root>_val<N>/``.
+    ``<data_root>_val<N>/``. With ``seed`` (another generator seed than the
+    config's) every image is a new draw, none of them an image the runs
+    trained or validated on: ``<data_root>_val<N>-seed<S>/``.
     """
     dataset = _test_config(config).test_dataloader.dataset
     settings = dict(dataset.get('generator') or {})
     settings.update(num_train=0, num_val=num_images)
-    return f'{dataset.data_root.rstrip("/")}_val{num_images}/', settings
+    if seed is not None:
+        if seed == settings.get('seed', 0):
+            raise ValueError(
+                f'--val-seed {seed} is the seed {config} trains and '
+                'validates on; give another one for a held-out set')
+        settings['seed'] = seed
+    name = split_name(num_images, seed)
+    return f'{dataset.data_root.rstrip("/")}_{name}/', settings
 
 
-def eval_dir(run_dir: str, num_images: int) -> str:
-    """Where the score of a run on the extended val split is kept: inside
-    the run, so that it moves with it when the run is set aside."""
-    return osp.join(run_dir, f'val{num_images}')
+def eval_dir(run_dir: str, num_images: int, seed=None) -> str:
+    """Where the score of a run on an extended or held-out val split
+    (:func:`split_name`) is kept: inside the run, so that it moves with it
+    when the run is set aside."""
+    return osp.join(run_dir, split_name(num_images, seed))
 
 
 def eval_options(config: str, data_root: str, settings: dict) -> list:
@@ -85,12 +102,12 @@ def last_checkpoint(run_dir: str):
     return path if osp.isfile(path) else None
 
 
-def _evaluate_one(config: str, run_dir: str, num_images: int, options: list,
-                  threads: int) -> bool:
+def _evaluate_one(config: str, run_dir: str, num_images: int, seed,
+                  options: list, threads: int) -> bool:
     """Score the run's last checkpoint with ``tools/test.py --cfg-options
     *options`` (:func:`eval_options`, built beforehand: configs do not
     parse safely in threads) into :func:`eval_dir`."""
-    out = eval_dir(run_dir, num_images)
+    out = eval_dir(run_dir, num_images, seed)
     checkpoint = last_checkpoint(run_dir)
     if checkpoint is None:
         print(
@@ -105,7 +122,9 @@ def _evaluate_one(config: str, run_dir: str, num_images: int, options: list,
     ]
     env = dict(
         os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    print(f'[tables] scoring {run_dir} on {num_images} val images', flush=True)
+    print(
+        f'[tables] scoring {run_dir} on {split_name(num_images, seed)}',
+        flush=True)
     with open(osp.join(out, 'test.out'), 'a') as log:
         code = subprocess.call(
             args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -116,15 +135,20 @@ def _evaluate_one(config: str, run_dir: str, num_images: int, options: list,
     return code == 0
 
 
-def evaluate_missing(rows, runs_dir: str, seeds, num_images: int,
-                     jobs: int) -> bool:
+def evaluate_missing(rows,
+                     runs_dir: str,
+                     seeds,
+                     num_images: int,
+                     jobs: int,
+                     val_seed=None) -> bool:
     """Score every finished, current run of ``rows`` without a score on the
-    val split extended to ``num_images`` images (generated first if
-    needed), ``jobs`` at a time; returns whether all succeeded."""
+    val split extended to ``num_images`` images (drawn with generator seed
+    ``val_seed`` if given; generated first if needed), ``jobs`` at a time;
+    returns whether all succeeded."""
     from mmb2inst.datasets import ensure_toy_dataset
     todo, seen, sets = [], set(), {}
     for row in rows:
-        data_root, settings = extended_val(row.toy, num_images)
+        data_root, settings = extended_val(row.toy, num_images, val_seed)
         options = eval_options(row.toy, data_root, settings)
         for seed in seeds:
             run = work_dir(runs_dir, row.toy, seed)
@@ -132,9 +156,10 @@ def evaluate_missing(rows, runs_dir: str, seeds, num_images: int,
             if run in seen or not finished or stale(run, row.toy):
                 continue  # collect() says why a stale run is left out
             seen.add(run)
-            scored = latest_metrics(eval_dir(run, num_images), mode='test')
+            scored = latest_metrics(
+                eval_dir(run, num_images, val_seed), mode='test')
             if scored[1] is None:
-                todo.append((row.toy, run, num_images, options))
+                todo.append((row.toy, run, num_images, val_seed, options))
                 sets[data_root] = settings
     for data_root, settings in sets.items():  # once, before the jobs start
         ensure_toy_dataset(osp.join(ROOT, data_root), settings)

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from .ledger import ledger_entry, stale
 from .rows import DELTAS, METRICS, work_dir
 from .run_logs import latest_metrics
-from .run_queue import eval_dir
+from .run_queue import eval_dir, split_name
 
 # Two-sided 95% quantiles of Student's t, by degrees of freedom (1.96
 # beyond 30).
@@ -83,10 +83,16 @@ def seeds_needed(diffs, half_width: float = RESOLUTION):
     return n
 
 
-def collect(rows, runs_dir: str, seeds, val_images=None, ledger=None):
+def collect(rows,
+            runs_dir: str,
+            seeds,
+            val_images=None,
+            ledger=None,
+            val_seed=None):
     """Per row: ``records`` ``{seed: last validation record}`` (with
     ``val_images``: the run's score on the val split extended to that many
-    images instead, see :func:`evaluate_missing`; a run not under
+    images instead, drawn with generator seed ``val_seed`` if given, see
+    :func:`evaluate_missing`; a run not under
     ``runs_dir``: its entry in ``ledger``, :func:`read_ledger`, if that
     trained the current model), ``mean`` / ``std`` per
     metric, and (non-baseline rows) ``delta`` / ``ci`` per metric of
@@ -99,7 +105,7 @@ def collect(rows, runs_dir: str, seeds, val_images=None, ledger=None):
             run = work_dir(runs_dir, row.toy, seed)
             if val_images:
                 _, record = latest_metrics(
-                    eval_dir(run, val_images), mode='test')
+                    eval_dir(run, val_images, val_seed), mode='test')
             else:
                 _, record = latest_metrics(run, mode='val')
             if record is not None and stale(run, row.toy):
@@ -111,7 +117,7 @@ def collect(rows, runs_dir: str, seeds, val_images=None, ledger=None):
             recorded = ledger_entry(ledger or {}, row.toy, seed)
             if record is None and recorded is not None:
                 record = recorded['scores'].get(
-                    f'val{val_images}' if val_images else 'val')
+                    split_name(val_images, val_seed) if val_images else 'val')
             if record is not None:
                 records[seed] = record
         entry = dict(row=row, records=records, mean={}, std={})
