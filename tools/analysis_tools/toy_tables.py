@@ -4,7 +4,7 @@ numbers: train the missing runs, then print the tables.
     python tools/analysis_tools/toy_tables.py 1 2 3 [--model blendmask|yolact]
         [--seeds 0 1 2] [--rows LABEL ...] [--train [--jobs 2] [--threads N]]
         [--runs-dir work_dirs/ablation] [--out-dir work_dirs/tables]
-        [--val-images 2000 [--val-seed 1]] [--record]
+        [--val-images 2000 [--val-seed 1]] [--preset hard] [--record]
         [--ledger docs/toy_runs.jsonl]
 
 Every row is a toy config; its runs are ``<runs-dir>/<config name>_seed<S>``
@@ -41,6 +41,14 @@ of the config's (``<data_root>_val<N>-seed<S>/``, scores in
 set on which no choice of the project (loss weights, inits, defaults) was
 made, unlike the val split the configs were tuned on.
 
+``--preset hard`` trains and scores every row on the toy set of another
+generator preset (``data/toy_<preset>/``; ``hard``: textured noise, colours
+independent of the class, more and smaller objects) instead of the configs'
+own ``boundary`` set, by ``--cfg-options`` on the same configs (every
+split's data_root and generator preset, the evaluators' ann_file); its runs
+live in ``<runs-dir>-<preset>/`` (default ``work_dirs/ablation-hard``), its
+ledger entries carry the preset, its tables are ``table<T>_<preset>*.md``.
+
 ``--record`` adds every finished run under ``--runs-dir`` (its seed, CPU,
 CPU time, model fingerprint, last validation and extended-split scores) to
 the ledger ``docs/toy_runs.jsonl``, which is committed: work_dirs do not
@@ -67,6 +75,12 @@ from ablation.rows import ROOT, RUNS_DIR, TABLES, select_rows, table_rows
 from ablation.run_queue import evaluate_missing, split_name, train_missing
 from ablation.stats import collect
 
+from mmb2inst.datasets.toy_shapes import PRESETS
+
+# The generator preset of every toy config's data set
+# (configs/_base_/datasets/toy_shapes_instance.py).
+OWN_PRESET = 'boundary'
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -90,7 +104,17 @@ def parse_args(argv=None):
         type=int,
         help='threads of each run (default: the cores split between the '
         '--jobs); give 1 when another job shares the machine')
-    parser.add_argument('--runs-dir', default=RUNS_DIR)
+    parser.add_argument(
+        '--runs-dir',
+        help=f'where the runs are (default: {RUNS_DIR}, with --preset P '
+        f'{RUNS_DIR}-P)')
+    parser.add_argument(
+        '--preset',
+        choices=sorted(PRESETS),
+        default=OWN_PRESET,
+        help='the toy set\'s generator preset (default: the configs\' own, '
+        f'{OWN_PRESET}); another one trains and scores the same configs on '
+        'data/toy_<preset>/')
     parser.add_argument(
         '--ledger',
         help=f'the runs recorded on earlier machines (default: {LEDGER}); '
@@ -114,6 +138,10 @@ def parse_args(argv=None):
         help='with --val-images: draw those images with this generator seed '
         '(a held-out set no choice was made on) instead of the config\'s')
     args = parser.parse_args(argv)
+    # None: the configs' own toy set, with no options and unmarked entries
+    args.preset = None if args.preset == OWN_PRESET else args.preset
+    if args.runs_dir is None:
+        args.runs_dir = RUNS_DIR + (f'-{args.preset}' if args.preset else '')
     if args.val_seed is not None and args.val_images is None:
         parser.error('--val-seed needs --val-images: say how many held-out '
                      'images to draw, e.g. --val-images 2000 --val-seed 1')
@@ -140,30 +168,33 @@ def main(argv=None):
         if missing:
             print(f'error: configs missing: {missing}', file=sys.stderr)
             return 2
-        ledger = read_ledger(ledger_path)
+        ledger = read_ledger(ledger_path, args.preset)
         if args.train:
             ok &= train_missing(rows, args.runs_dir, args.seeds, args.jobs,
-                                ledger, args.threads)
+                                ledger, args.threads, args.preset)
         if args.val_images:
             try:
                 ok &= evaluate_missing(rows, args.runs_dir, args.seeds,
                                        args.val_images, args.jobs,
-                                       args.val_seed)
+                                       args.val_seed, args.preset)
             except ValueError as e:
                 print(f'error: {e}', file=sys.stderr)
                 return 2
         if args.record:
-            changed = record_runs(rows, args.runs_dir, args.seeds, ledger_path)
+            changed = record_runs(rows, args.runs_dir, args.seeds, ledger_path,
+                                  args.preset)
             print(
                 f'[tables] {changed} runs recorded in {ledger_path}',
                 flush=True)
-            ledger = read_ledger(ledger_path)
+            ledger = read_ledger(ledger_path, args.preset)
         entries = collect(rows, args.runs_dir, args.seeds, args.val_images,
                           ledger, args.val_seed)
         title = TABLES[table]['title']
         if table == '2':
             title += ' on ' + ('YOLACT'
                                if args.model == 'yolact' else 'BlendMask')
+        if args.preset:
+            title += f', toy preset \'{args.preset}\''
         text = markdown(title, entries, args.seeds)
         if table == '2' and args.model == 'yolact':
             text += ('\nThe paper studies the designs on BlendMask only: its '
@@ -189,6 +220,8 @@ def main(argv=None):
                      'machines (docs/reproducing.md).\n')
         name = f'table{table}' + ('_yolact' if table == '2'
                                   and args.model == 'yolact' else '')
+        if args.preset:
+            name += f'_{args.preset}'
         if args.val_images:
             name += '_' + split_name(args.val_images, args.val_seed)
         os.makedirs(args.out_dir, exist_ok=True)

@@ -3,7 +3,8 @@
 # smaller objects, so that recognition, not the masks, limits the score. Use
 # it instead of ./toy_shapes_instance.py: `_base_` swap, or
 # --cfg-options {train,val,test}_dataloader.dataset.data_root=data/toy_hard/
-# {...}.dataset.generator.preset=hard and the evaluators' ann_file.
+# {...}.dataset.generator.preset=hard and the evaluators' ann_file
+# (`toy_tables.py --preset hard` trains the tables' rows so).
 _base_ = './toy_shapes_instance.py'
 
 data_root = 'data/toy_hard/'

@@ -166,7 +166,7 @@ def test_train_missing_runs_only_what_is_missing(tables, tmp_path,
     calls = []
     monkeypatch.setattr(
         tables.run_queue, '_train_one',
-        lambda config, seed, runs_dir, threads: calls.append(
+        lambda config, seed, options, runs_dir, threads: calls.append(
             (config, seed, threads)) or True)
     assert tables.train_missing(rows, runs, [0, 1], jobs=2)
     expected = {(r.toy, s) for r in rows for s in (0, 1)} - {(rows[0].toy, 0)}
@@ -192,8 +192,8 @@ def test_threads_per_run_and_oversubscription(tables, tmp_path, monkeypatch,
     rows = tables.select_rows(tables.table_rows('1'), ['+HBB'])
     calls = []
     monkeypatch.setattr(
-        tables.run_queue, '_train_one',
-        lambda config, seed, runs_dir, threads: calls.append(threads) or True)
+        tables.run_queue, '_train_one', lambda config, seed, options, runs_dir,
+        threads: calls.append(threads) or True)
     monkeypatch.setattr(tables.run_queue.os, 'getloadavg', lambda:
                         (2., 2., 2.))
     monkeypatch.setattr(tables.run_queue.os, 'cpu_count', lambda: 2)
@@ -244,7 +244,7 @@ def test_stale_runs_are_set_aside_and_retrained(tables, tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(
         tables.run_queue, '_train_one',
-        lambda config, seed, runs_dir, threads: calls.append(
+        lambda config, seed, options, runs_dir, threads: calls.append(
             (config, seed)) or True)
     assert tables.train_missing(rows, runs, [0], jobs=1)
     assert calls == [(yolact, 0)]
@@ -479,6 +479,103 @@ def test_val_seed_scores_and_tables_the_held_out_split(tables, tmp_path,
     assert '--val-seed needs --val-images' in capsys.readouterr().err
 
 
+def test_preset_options_switch_every_split_to_the_preset_set(tables):
+    """--preset hard: the options turn a row's config into the same model
+    on the toy set of configs/_base_/datasets/toy_shapes_hard.py (every
+    dataloader and evaluator as that base config has them)."""
+    from mmengine.config import Config
+    assert tables.preset_options(tables.table_rows('3')[0].toy) == []
+    hard = Config.fromfile(
+        osp.join(ROOT, 'configs/_base_/datasets/toy_shapes_hard.py'))
+    for row in tables.table_rows('3'):  # both hosts, with and without B2Inst
+        opts = tables.preset_options(row.toy, 'hard')
+        assert 'train_dataloader.dataset.generator.preset=hard' in opts
+        cfg = Config.fromfile(osp.join(ROOT, row.toy))
+        model = cfg.model.to_dict()
+        cfg.merge_from_dict(
+            dict(o.split('=', 1) for o in opts), allow_list_keys=True)
+        assert cfg.model.to_dict() == model
+        for split in ('train', 'val', 'test'):
+            got = cfg[f'{split}_dataloader'].dataset
+            want = hard[f'{split}_dataloader'].dataset
+            assert (got.data_root, got.generator) == (want.data_root,
+                                                      want.generator)
+            assert got.ann_file == want.ann_file
+        for split in ('val', 'test'):
+            assert [e.get('ann_file') for e in cfg[f'{split}_evaluator']] == [
+                e.get('ann_file') for e in hard[f'{split}_evaluator']
+            ]
+    data_root, settings = tables.extended_val(row.toy, 2000, 1, 'hard')
+    assert data_root == 'data/toy_hard_val2000-seed1/'
+    assert settings == dict(preset='hard', num_train=0, num_val=2000, seed=1)
+
+
+def test_preset_runs_apart_from_the_configs_own(tables, tmp_path, monkeypatch,
+                                                capsys):
+    """--preset hard trains the same configs with the preset's options into
+    <runs-dir>-hard, records its entries with the preset, and neither
+    toy set's ledger entries stand in for the other's runs."""
+    rows = tables.table_rows('3')[:2]  # YOLACT, B2Inst-YOLACT
+    yolact, b2inst = rows[0].toy, rows[1].toy
+    monkeypatch.chdir(tmp_path)
+    args = tables.parse_args(['3', '--preset', 'hard'])
+    assert (args.preset, args.runs_dir) == ('hard', 'work_dirs/ablation-hard')
+    args = tables.parse_args(['3', '--preset', 'boundary'])
+    assert (args.preset, args.runs_dir) == (None, 'work_dirs/ablation')
+    calls = []
+
+    def train(config, seed, options, runs_dir, threads):
+        calls.append((config, seed, runs_dir, options))
+        fake_run(runs_dir, config, seed, 0.1 if config == yolact else 0.15,
+                 0.1)
+        write_info(tables, runs_dir, config, seed)
+        return True
+
+    monkeypatch.setattr(tables.run_queue, '_train_one', train)
+    ledger = str(tmp_path / 'ledger.jsonl')
+    assert tables.main([
+        '3', '--rows', 'B2Inst-YOLACT', '--seeds', '0', '--preset', 'hard',
+        '--train', '--jobs', '1', '--record', '--ledger', ledger, '--out-dir',
+        str(tmp_path / 'out')
+    ]) == 0
+    assert [(c, s, d) for c, s, d, _ in calls
+            ] == [(yolact, 0, 'work_dirs/ablation-hard'),
+                  (b2inst, 0, 'work_dirs/ablation-hard')]
+    assert all(o == tables.preset_options(c, 'hard') for c, *_, o in calls)
+    assert "toy preset 'hard'" in capsys.readouterr().out
+    assert (tmp_path / 'out' / 'table3_hard.md').is_file()
+    entries = [json.loads(line) for line in open(ledger)]
+    assert [e['preset'] for e in entries] == ['hard', 'hard']
+    # the configs' own set: the hard entries are not its runs
+    assert tables.read_ledger(ledger) == {}
+    assert set(tables.read_ledger(ledger, 'hard')) == {(yolact, 0),
+                                                       (b2inst, 0)}
+    calls.clear()
+    assert tables.main([
+        '3', '--rows', 'B2Inst-YOLACT', '--seeds', '0', '--train', '--jobs',
+        '1', '--record', '--ledger', ledger, '--out-dir',
+        str(tmp_path / 'out')
+    ]) == 0
+    assert [(c, s, d, o)
+            for c, s, d, o in calls] == [(yolact, 0, 'work_dirs/ablation', []),
+                                         (b2inst, 0, 'work_dirs/ablation', [])]
+    # both kept, the configs' own entries without a preset
+    entries = [json.loads(line) for line in open(ledger)]
+    assert sorted(e.get('preset', '')
+                  for e in entries) == ['', '', 'hard', 'hard']
+    # a later --preset hard table comes from the ledger alone
+    calls.clear()
+    for run in os.listdir('work_dirs/ablation-hard'):
+        os.rename(f'work_dirs/ablation-hard/{run}', f'moved-{run}')
+    assert tables.main([
+        '3', '--rows', 'B2Inst-YOLACT', '--seeds', '0', '--preset', 'hard',
+        '--train', '--ledger', ledger, '--out-dir',
+        str(tmp_path / 'out')
+    ]) == 0
+    assert calls == []
+    assert '+5.0' in capsys.readouterr().out
+
+
 def test_val_images_must_be_positive(tables, capsys):
     with pytest.raises(SystemExit):
         tables.parse_args(['3', '--val-images', '0'])
@@ -504,7 +601,7 @@ def test_train_missing_goes_seed_by_seed(tables, tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(
         tables.run_queue, '_train_one',
-        lambda config, seed, runs_dir, threads: calls.append(
+        lambda config, seed, options, runs_dir, threads: calls.append(
             (config, seed)) or True)
     assert tables.train_missing(rows, str(tmp_path), [0, 1], jobs=1)
     assert calls == [(r.toy, s) for s in (0, 1) for r in rows]
@@ -545,7 +642,7 @@ def test_the_ledger_keeps_runs_across_machines(tables, tmp_path, monkeypatch,
     calls = []
     monkeypatch.setattr(
         tables.run_queue, '_train_one',
-        lambda config, seed, runs_dir, threads: calls.append(
+        lambda config, seed, options, runs_dir, threads: calls.append(
             (config, seed)) or True)
     assert tables.train_missing(rows, empty, [0, 1, 2], 1, recorded)
     assert calls == [(yolact, 2), (b2inst, 2)]

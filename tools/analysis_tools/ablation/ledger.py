@@ -81,14 +81,28 @@ def current_digest(config: str) -> str:
     return model_digest(_current_model(config))
 
 
-def read_ledger(path: str) -> dict:
-    """``{(config, seed): entry}`` of the ledger at ``path`` (empty when
-    there is none)."""
+def _read_entries(path: str) -> list:
     if not osp.isfile(path):
-        return {}
+        return []
     with open(path) as f:
-        entries = [json.loads(line) for line in f if line.strip()]
-    return {(e['config'], e['seed']): e for e in entries}
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _key(entry: dict) -> tuple:
+    """An entry's place in the ledger: its config, seed and toy preset
+    (None: the config's own; entries without one are of the config's
+    own)."""
+    return entry['config'], entry['seed'], entry.get('preset')
+
+
+def read_ledger(path: str, preset=None) -> dict:
+    """``{(config, seed): entry}`` of the ledger at ``path`` (empty when
+    there is none), the runs on the toy set of generator ``preset`` (None:
+    each config's own)."""
+    return {
+        (e['config'], e['seed']): e
+        for e in _read_entries(path) if e.get('preset') == preset
+    }
 
 
 def ledger_entry(ledger: dict, config: str, seed: int):
@@ -104,16 +118,18 @@ def _metrics(record: dict) -> dict:
     return {k: record[k] for k in METRICS if k in record}
 
 
-def record_runs(rows, runs_dir: str, seeds, path: str) -> int:
+def record_runs(rows, runs_dir: str, seeds, path: str, preset=None) -> int:
     """Add every finished, current run of ``rows`` under ``runs_dir`` to
     the ledger at ``path``: its config, seed, model fingerprint, CPU(s),
     threads, training CPU time, last validation and any scores on an
-    extended val split (``val<N>``). An entry of the same run (same model
+    extended val split (``val<N>``, ``val<N>-seed<S>``), and with
+    ``preset`` the generator preset it trained on (the runs of one
+    ``runs_dir`` are of one toy set). An entry of the same run (same model
     and CPUs) gains what is new; a draw of the same seed on another CPU
     does not replace the one recorded (it is another draw, and the first
     one's pairs stand). Returns the number of entries written or updated.
     """
-    ledger = read_ledger(path)
+    ledger = {_key(e): e for e in _read_entries(path)}
     changed = 0
     for row in rows:
         for seed in seeds:
@@ -138,7 +154,9 @@ def record_runs(rows, runs_dir: str, seeds, path: str) -> int:
                 threads=info.get('threads'),
                 cpu_seconds=info.get('cpu_seconds'),
                 scores=scores)
-            old = ledger.get((row.toy, seed))
+            if preset is not None:
+                entry['preset'] = preset
+            old = ledger.get(_key(entry))
             if old is not None and old['model'] == entry['model']:
                 if old['cpus'] != entry['cpus']:
                     print(
@@ -150,12 +168,12 @@ def record_runs(rows, runs_dir: str, seeds, path: str) -> int:
                 if entry == {k: v for k, v in old.items() if k != 'recorded'}:
                     continue
             entry['recorded'] = time.strftime('%Y-%m-%d')
-            ledger[(row.toy, seed)] = entry
+            ledger[_key(entry)] = entry
             changed += 1
     if changed:
         os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
         with open(path, 'w') as f:
-            for key in sorted(ledger):
+            for key in sorted(ledger, key=lambda k: (k[0], k[1], k[2] or '')):
                 f.write(json.dumps(ledger[key], sort_keys=True) + '\n')
     return changed
 

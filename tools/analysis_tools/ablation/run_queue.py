@@ -37,7 +37,15 @@ def split_name(num_images: int, seed=None) -> str:
     return f'val{num_images}' + ('' if seed is None else f'-seed{seed}')
 
 
-def extended_val(config: str, num_images: int, seed=None):
+def preset_root(config: str, preset=None) -> str:
+    """The data_root of ``config``'s toy set, or with ``preset`` (a
+    generator preset other than the config's) ``data/toy_<preset>/``."""
+    if preset is None:
+        return _test_config(config).test_dataloader.dataset.data_root
+    return f'data/toy_{preset}/'
+
+
+def extended_val(config: str, num_images: int, seed=None, preset=None):
     """Where and how to generate the val split of ``config``'s toy set
     extended to ``num_images`` images: ``(data_root, generator settings)``.
 
@@ -47,10 +55,13 @@ def extended_val(config: str, num_images: int, seed=None):
     training image. The set lives beside the config's own data_root, as
     ``<data_root>_val<N>/``. With ``seed`` (another generator seed than the
     config's) every image is a new draw, none of them an image the runs
-    trained or validated on: ``<data_root>_val<N>-seed<S>/``.
+    trained or validated on: ``<data_root>_val<N>-seed<S>/``. With
+    ``preset``: the same of that preset's toy set (:func:`preset_options`).
     """
     dataset = _test_config(config).test_dataloader.dataset
     settings = dict(dataset.get('generator') or {})
+    if preset is not None:
+        settings['preset'] = preset
     settings.update(num_train=0, num_val=num_images)
     if seed is not None:
         if seed == settings.get('seed', 0):
@@ -59,7 +70,7 @@ def extended_val(config: str, num_images: int, seed=None):
                 'validates on; give another one for a held-out set')
         settings['seed'] = seed
     name = split_name(num_images, seed)
-    return f'{dataset.data_root.rstrip("/")}_{name}/', settings
+    return f'{preset_root(config, preset).rstrip("/")}_{name}/', settings
 
 
 def eval_dir(run_dir: str, num_images: int, seed=None) -> str:
@@ -72,22 +83,49 @@ def eval_dir(run_dir: str, num_images: int, seed=None) -> str:
 def eval_options(config: str, data_root: str, settings: dict) -> list:
     """``--cfg-options`` that point ``config``'s test split at the toy set
     of ``settings`` under ``data_root``."""
+    return dataset_options(config, data_root, settings, ('test', ))
+
+
+def preset_options(config: str, preset=None) -> list:
+    """``--cfg-options`` that train and validate ``config`` on the toy set
+    of generator preset ``preset`` (``data/toy_<preset>/``, generated on
+    first use) instead of its own: every split's data_root and generator
+    preset and every evaluator's ann_file. None: no options (its own)."""
+    if preset is None:
+        return []
+    return dataset_options(config, preset_root(config, preset),
+                           dict(preset=preset), ('train', 'val', 'test'))
+
+
+def dataset_options(config: str, data_root: str, settings: dict,
+                    splits) -> list:
+    """``--cfg-options`` that point the dataloaders of ``splits`` (and the
+    val/test evaluators' ann_file) at the toy set of generator
+    ``settings`` under ``data_root``."""
     cfg = _test_config(config)
-    ann = osp.join(data_root, cfg.test_dataloader.dataset.ann_file)
-    opts = [f'test_dataloader.dataset.data_root={data_root}']
-    opts += [
-        f'test_dataloader.dataset.generator.{k}={v}'
-        for k, v in sorted(settings.items())
-    ]
-    evaluators = cfg.test_evaluator
-    if isinstance(evaluators, dict):
-        evaluators = [evaluators]
-        keys = ['test_evaluator.ann_file']
-    else:
-        keys = [f'test_evaluator.{i}.ann_file' for i in range(len(evaluators))]
-    opts += [
-        f'{key}={ann}' for key, e in zip(keys, evaluators) if 'ann_file' in e
-    ]
+    opts = []
+    for split in splits:
+        key = f'{split}_dataloader.dataset'
+        opts.append(f'{key}.data_root={data_root}')
+        opts += [
+            f'{key}.generator.{k}={v}' for k, v in sorted(settings.items())
+        ]
+        if split == 'train':
+            continue
+        ann = osp.join(data_root, cfg[f'{split}_dataloader'].dataset.ann_file)
+        evaluators = cfg[f'{split}_evaluator']
+        if isinstance(evaluators, dict):
+            evaluators = [evaluators]
+            keys = [f'{split}_evaluator.ann_file']
+        else:
+            keys = [
+                f'{split}_evaluator.{i}.ann_file'
+                for i in range(len(evaluators))
+            ]
+        opts += [
+            f'{key}={ann}' for key, e in zip(keys, evaluators)
+            if 'ann_file' in e
+        ]
     return opts
 
 
@@ -140,15 +178,17 @@ def evaluate_missing(rows,
                      seeds,
                      num_images: int,
                      jobs: int,
-                     val_seed=None) -> bool:
+                     val_seed=None,
+                     preset=None) -> bool:
     """Score every finished, current run of ``rows`` without a score on the
     val split extended to ``num_images`` images (drawn with generator seed
-    ``val_seed`` if given; generated first if needed), ``jobs`` at a time;
-    returns whether all succeeded."""
+    ``val_seed`` if given; of generator ``preset`` if given; generated
+    first if needed), ``jobs`` at a time; returns whether all succeeded."""
     from mmb2inst.datasets import ensure_toy_dataset
     todo, seen, sets = [], set(), {}
     for row in rows:
-        data_root, settings = extended_val(row.toy, num_images, val_seed)
+        data_root, settings = extended_val(row.toy, num_images, val_seed,
+                                           preset)
         options = eval_options(row.toy, data_root, settings)
         for seed in seeds:
             run = work_dir(runs_dir, row.toy, seed)
@@ -170,13 +210,17 @@ def evaluate_missing(rows,
     return all(results)
 
 
-def _train_one(config: str, seed: int, runs_dir: str, threads: int) -> bool:
+def _train_one(config: str, seed: int, options: list, runs_dir: str,
+               threads: int) -> bool:
+    """Train ``config`` with ``--cfg-options randomness.seed=<seed>
+    *options`` (:func:`preset_options`, built beforehand: configs do not
+    parse safely in threads) into its run under ``runs_dir``."""
     out = work_dir(runs_dir, config, seed)
     os.makedirs(out, exist_ok=True)
     args = [
         sys.executable,
         osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', out,
-        '--resume', '--cfg-options', f'randomness.seed={seed}'
+        '--resume', '--cfg-options', f'randomness.seed={seed}', *options
     ]
     env = dict(
         os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -250,10 +294,12 @@ def train_missing(rows,
                   seeds,
                   jobs: int,
                   ledger=None,
-                  threads=None) -> bool:
+                  threads=None,
+                  preset=None) -> bool:
     """Train every (row, seed) without a validation record under
     ``runs_dir`` or a current entry in ``ledger``, ``jobs`` at a time
-    (``threads`` each, default: the cores split between them); returns
+    (``threads`` each, default: the cores split between them), on the toy
+    set of generator ``preset`` if given (:func:`preset_options`); returns
     whether all succeeded."""
     todo = []
     # seed by seed: a --train stopped part-way leaves whole seeds, every
@@ -270,8 +316,9 @@ def train_missing(rows,
             if record is None and not osp.isdir(run) and ledger_entry(
                     ledger or {}, row.toy, seed) is not None:
                 continue  # recorded on an earlier machine
-            if record is None and (row.toy, seed) not in todo:
-                todo.append((row.toy, seed))
+            if record is None and all(job[:2] != (row.toy, seed)
+                                      for job in todo):
+                todo.append((row.toy, seed, preset_options(row.toy, preset)))
     threads = threads_per_run(jobs, threads)
     warning = oversubscription_warning(jobs, threads,
                                        os.cpu_count() or 1,
