@@ -14,6 +14,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.fileio import load
+from mmengine.structures import InstanceData
 from toy_runs import (ROOT, build_model, load_tool,
                       predict_with_and_without_scorer, spread_scorer_outputs,
                       toy_batch)
@@ -574,6 +575,53 @@ def test_match_predictions_by_hand():
         pred, torch.tensor([0, 1, 0]), boxes, gt[:0],
         torch.zeros(0, dtype=torch.long))
     assert matched.numel() == iou.numel() == dice.numel() == 0
+
+
+def test_ranking_ap_by_hand(tmp_path):
+    """One 20x20 image with one GT (a 10x10 square, class 1) and two
+    predictions of it: a perfect mask with class score 0.3 and a 9x8 part
+    (IoU 72/100) with class score 0.9. Ranked by the class score, the part
+    comes first: at IoU thresholds 0.50-0.70 it is the true positive
+    (precision 1 up to recall 1: AP 1), at 0.75-0.95 a false positive before
+    the perfect mask (precision 1/2 at recall 1: AP 1/2), so AP = (5 * 1 +
+    5 * 0.5) / 10 = 0.75. Ranked by the true IoU (the oracle) the perfect
+    mask is first: AP 1 at every threshold."""
+    import json
+    tool = load_tool('analysis_tools/score_quality')
+    gt = torch.zeros(1, 20, 20, dtype=torch.bool)
+    gt[0, 5:15, 5:15] = True
+    ann = dict(
+        images=[dict(id=7, width=20, height=20, file_name='x.png')],
+        categories=[dict(id=1, name='a'),
+                    dict(id=3, name='b')],
+        annotations=[
+            dict(
+                id=1,
+                image_id=7,
+                category_id=1,
+                iscrowd=0,
+                area=100,
+                bbox=[5, 5, 10, 10],
+                segmentation=[[5, 5, 15, 5, 15, 15, 5, 15]])
+        ])
+    ann_file = str(tmp_path / 'ann.json')
+    with open(ann_file, 'w') as f:
+        json.dump(ann, f)
+    masks = torch.zeros(2, 20, 20, dtype=torch.bool)
+    masks[0] = gt[0]
+    masks[1, 5:14, 5:13] = True
+    pred = InstanceData(
+        masks=masks,
+        labels=torch.tensor([0, 0]),
+        scores=torch.tensor([0.3, 0.9]))
+    dets = tool.detections(pred, gt, torch.tensor([0]), 7, [1, 3])
+    assert [d['category_id'] for d in dets] == [1, 1]
+    assert [d['oracle'] for d in dets] == pytest.approx([1.0, 0.72])
+    assert 'mask_scores' not in dets[0]
+    report = tool.rank_report(ann_file, [7], dets)
+    assert report == pytest.approx(
+        dict(rank_ap_scores=75.0, rank_ap_oracle=100.0))
+    assert math.isnan(tool.ranking_ap(ann_file, [7], [], 'scores'))
 
 
 def test_loss_by_hand_with_constant_predictions():

@@ -15,6 +15,13 @@ the tool reports Spearman's rank correlation of
 * the classification score (``scores``) and the final mask score
   (``mask_scores``, Eq. 2) with both, the classification score being the
   reference the scorer has to beat.
+
+``--rank-ap`` also scores the same masks (mask AP on those images, COCO's
+segm evaluation) ranked three ways: by the classification score, by the
+final mask score (what the model outputs), and by an oracle that ranks every
+mask by its true IoU with the best GT of its class (0 for the unmatched):
+what re-ranking alone can gain, and how much of it Eq. (2) takes, on a
+given data set.
 """
 
 import argparse
@@ -188,6 +195,59 @@ def format_report(report: dict) -> str:
     return '\n'.join(lines)
 
 
+# --rank-ap: ranking name -> the prediction field it ranks by ('oracle': the
+# true mask IoU with the best GT of the prediction's class)
+RANKINGS = (('scores', 'classification'), ('mask_scores', 'final'),
+            ('oracle', 'oracle (true IoU)'))
+
+
+def ranking_ap(ann_file: str, img_ids: Sequence[int], dets: list,
+               field: str) -> float:
+    """Mask AP (AP@[.5:.95], COCO's segm evaluation on ``img_ids``) of
+    ``dets`` (dicts with ``image_id``, ``category_id``, ``segmentation``
+    (RLE) and a score per ranking) ranked by ``dets[i][field]``; NaN
+    without detections."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    if not dets:
+        return float('nan')
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(ann_file)
+        res = gt.loadRes([
+            dict(
+                image_id=d['image_id'],
+                category_id=d['category_id'],
+                segmentation=d['segmentation'],
+                score=d[field]) for d in dets
+        ])
+        evaluator = COCOeval(gt, res, 'segm')
+        evaluator.params.imgIds = list(img_ids)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return float(evaluator.stats[0])
+
+
+def rank_report(ann_file: str, img_ids: Sequence[int], dets: list) -> dict:
+    """``{rank_ap_<field>: mask AP in points}`` for each of
+    :data:`RANKINGS` the detections carry."""
+    return {
+        f'rank_ap_{field}': 100 * ranking_ap(ann_file, img_ids, dets, field)
+        for field, _ in RANKINGS if dets and field in dets[0]
+    }
+
+
+def format_rank_report(report: dict) -> str:
+    lines = ['mask AP of the same masks ranked by:']
+    for field, name in RANKINGS:
+        if f'rank_ap_{field}' in report:
+            lines.append(f'  {name:<20}{report[f"rank_ap_{field}"]:6.1f}')
+    return '\n'.join(lines)
+
+
 def gt_at_original_size(info: dict, ori_shape: Tuple[int, int]):
     """GT masks ``(M, H, W)`` bool and labels ``(M,)`` of one image,
     rasterised at the original size; crowd / ignored instances dropped."""
@@ -225,6 +285,11 @@ def parse_args():
         help='also compare Eq. (1) in the box\'s own pixels with fixed S x S '
         'frames (e.g. 14 28 56) by how they rank masks against Boundary IoU')
     parser.add_argument(
+        '--rank-ap',
+        action='store_true',
+        help='also the mask AP of the same masks ranked by the class score, '
+        'by the final score and by their true IoU (an oracle)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -237,8 +302,10 @@ def run(cfg: Config,
         num: Optional[int] = None,
         score_thr: float = 0.05,
         config_name: Optional[str] = None,
-        frames: Sequence[int] = ()) -> dict:
-    """Predict on the test set and collect the scores and true qualities."""
+        frames: Sequence[int] = (),
+        rank_ap: bool = False) -> dict:
+    """Predict on the test set and collect the scores and true qualities
+    (and with ``rank_ap`` the masks' AP under each of :data:`RANKINGS`)."""
     from mmdet.registry import DATASETS
     from mmengine.dataset import pseudo_collate
 
@@ -250,6 +317,7 @@ def run(cfg: Config,
     total = len(dataset) if num is None else min(num, len(dataset))
     collected = {k: [] for k in [f for f, _ in SCORE_FIELDS] + ['iou', 'dice']}
     num_predictions = 0
+    dets, img_ids = [], []
     for idx in range(total):
         with torch.no_grad():
             sample = model.test_step(pseudo_collate([dataset[idx]]))[0]
@@ -274,11 +342,50 @@ def run(cfg: Config,
         for field, _ in SCORE_FIELDS:
             if field in pred:
                 collected[field] += pred[field][matched].tolist()
+        if rank_ap:
+            info = dataset.get_data_info(idx)
+            img_ids.append(info['img_id'])
+            dets += detections(pred, gt_masks, gt_labels, info['img_id'],
+                               dataset.cat_ids)
     report = summarize(collected)
     report.update(num_images=total, num_predictions=num_predictions)
+    if rank_ap:
+        report.update(
+            rank_report(
+                cfg.test_evaluator[0].ann_file if isinstance(
+                    cfg.test_evaluator, list) else cfg.test_evaluator.ann_file,
+                img_ids, dets))
     if frames:
         report['frame_study'] = frame_study(collected, frames)
     return report
+
+
+def detections(pred, gt_masks: torch.Tensor, gt_labels: torch.Tensor,
+               img_id: int, cat_ids: Sequence[int]) -> list:
+    """One image's predictions as COCO results (RLE masks at the original
+    size) with a score per ranking of :data:`RANKINGS`."""
+    from pycocotools import mask as mask_utils
+    masks = pred.masks.bool()
+    if len(masks) == 0:
+        return []
+    oracle = same_class_ious(masks, pred.labels, gt_masks,
+                             gt_labels).amax(1) if len(gt_masks) else \
+        masks.new_zeros(len(masks), dtype=torch.float)
+    rles = mask_utils.encode(
+        np.asfortranarray(masks.permute(1, 2, 0).numpy().astype(np.uint8)))
+    out = []
+    for i, rle in enumerate(rles):
+        rle['counts'] = rle['counts'].decode()
+        det = dict(
+            image_id=img_id,
+            category_id=cat_ids[int(pred.labels[i])],
+            segmentation=rle,
+            scores=float(pred.scores[i]),
+            oracle=float(oracle[i]))
+        if 'mask_scores' in pred:
+            det['mask_scores'] = float(pred.mask_scores[i])
+        out.append(det)
+    return out
 
 
 def same_class_ious(pred_masks, pred_labels, gt_masks, gt_labels):
@@ -306,9 +413,11 @@ def main():
                 raise UserInputError(f'{path} does not exist.')
         cfg = load_config(args.config, args.cfg_options)
         report = run(cfg, args.checkpoint, args.num, args.score_thr,
-                     args.config, args.frames)
+                     args.config, args.frames, args.rank_ap)
         report.update(config=args.config, checkpoint=args.checkpoint)
         print(format_report(report))
+        if args.rank_ap:
+            print('\n' + format_rank_report(report))
         if 'frame_study' in report:
             print('\n' + report['frame_study'])
         if args.out:
