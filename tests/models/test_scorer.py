@@ -578,49 +578,66 @@ def test_match_predictions_by_hand():
 
 
 def test_ranking_ap_by_hand(tmp_path):
-    """One 20x20 image with one GT (a 10x10 square, class 1) and two
-    predictions of it: a perfect mask with class score 0.3 and a 9x8 part
-    (IoU 72/100) with class score 0.9. Ranked by the class score, the part
-    comes first: at IoU thresholds 0.50-0.70 it is the true positive
-    (precision 1 up to recall 1: AP 1), at 0.75-0.95 a false positive before
-    the perfect mask (precision 1/2 at recall 1: AP 1/2), so AP = (5 * 1 +
-    5 * 0.5) / 10 = 0.75. Ranked by the true IoU (the oracle) the perfect
-    mask is first: AP 1 at every threshold."""
+    """One 20x20 image, GT A (rows/cols 5..14, class 1) and GT B (rows
+    16..19, cols 0..3, class 3), and three class-1 predictions: p0 = A less
+    4 pixels (IoU 0.96) with class score 0.3, p1 = a 9x8 part of A (IoU
+    0.72) with 0.9, p2 = exactly B (another class's object) with 0.1.
+    Category 3 has a GT and no prediction: AP 0 whatever the ranking, so
+    every mean is half category 1's.
+
+    - class score (p1, p0, p2): at IoU thresholds 0.50-0.70 p1 is the true
+      positive (AP 1), at 0.75-0.95 a false positive before p0 (precision
+      1/2 at recall 1: AP 1/2): (5 + 2.5) / 10 = 0.75, mean 37.5;
+    - true IoU with a GT of its class (p0 0.96, p1 0.72, p2 0): p0 first,
+      AP 1 at every threshold, mean 50;
+    - true IoU with a GT of any class (p2 1.0, p0 0.96, p1): the
+      wrong-class p2 first, AP 1/2 at every threshold, mean 25."""
     import json
     tool = load_tool('analysis_tools/score_quality')
-    gt = torch.zeros(1, 20, 20, dtype=torch.bool)
+    gt = torch.zeros(2, 20, 20, dtype=torch.bool)
     gt[0, 5:15, 5:15] = True
+    gt[1, 16:20, 0:4] = True
+
+    def annotation(i, cat, x0, y0, x1, y1):
+        return dict(
+            id=i,
+            image_id=7,
+            category_id=cat,
+            iscrowd=0,
+            area=(x1 - x0) * (y1 - y0),
+            bbox=[x0, y0, x1 - x0, y1 - y0],
+            segmentation=[[x0, y0, x1, y0, x1, y1, x0, y1]])
+
     ann = dict(
         images=[dict(id=7, width=20, height=20, file_name='x.png')],
         categories=[dict(id=1, name='a'),
                     dict(id=3, name='b')],
         annotations=[
-            dict(
-                id=1,
-                image_id=7,
-                category_id=1,
-                iscrowd=0,
-                area=100,
-                bbox=[5, 5, 10, 10],
-                segmentation=[[5, 5, 15, 5, 15, 15, 5, 15]])
+            annotation(1, 1, 5, 5, 15, 15),
+            annotation(2, 3, 0, 16, 4, 20)
         ])
     ann_file = str(tmp_path / 'ann.json')
     with open(ann_file, 'w') as f:
         json.dump(ann, f)
-    masks = torch.zeros(2, 20, 20, dtype=torch.bool)
+    masks = torch.zeros(3, 20, 20, dtype=torch.bool)
     masks[0] = gt[0]
+    masks[0, 5, 5:9] = False
     masks[1, 5:14, 5:13] = True
+    masks[2] = gt[1]
     pred = InstanceData(
         masks=masks,
-        labels=torch.tensor([0, 0]),
-        scores=torch.tensor([0.3, 0.9]))
-    dets = tool.detections(pred, gt, torch.tensor([0]), 7, [1, 3])
-    assert [d['category_id'] for d in dets] == [1, 1]
-    assert [d['oracle'] for d in dets] == pytest.approx([1.0, 0.72])
+        labels=torch.tensor([0, 0, 0]),
+        scores=torch.tensor([0.3, 0.9, 0.1]))
+    dets = tool.detections(pred, gt, torch.tensor([0, 1]), 7, [1, 3])
+    assert [d['category_id'] for d in dets] == [1, 1, 1]
+    assert [d['oracle'] for d in dets] == pytest.approx([0.96, 0.72, 0.])
+    assert [d['mask_oracle'] for d in dets] == pytest.approx([0.96, 0.72, 1.0])
     assert 'mask_scores' not in dets[0]
     report = tool.rank_report(ann_file, [7], dets)
     assert report == pytest.approx(
-        dict(rank_ap_scores=75.0, rank_ap_oracle=100.0))
+        dict(
+            rank_ap_scores=37.5, rank_ap_oracle=50.0,
+            rank_ap_mask_oracle=25.0))
     assert math.isnan(tool.ranking_ap(ann_file, [7], [], 'scores'))
 
 

@@ -21,7 +21,9 @@ segm evaluation) ranked three ways: by the classification score, by the
 final mask score (what the model outputs), and by an oracle that ranks every
 mask by its true IoU with the best GT of its class (0 for the unmatched):
 what re-ranking alone can gain, and how much of it Eq. (2) takes, on a
-given data set.
+given data set; and by the true IoU with the best GT of any class, the
+ranking of a perfect judge of the mask that cannot tell the class (as the
+scorer cannot).
 """
 
 import argparse
@@ -196,9 +198,12 @@ def format_report(report: dict) -> str:
 
 
 # --rank-ap: ranking name -> the prediction field it ranks by ('oracle': the
-# true mask IoU with the best GT of the prediction's class)
+# true mask IoU with the best GT of the prediction's class; 'mask_oracle':
+# with the best GT of any class, what a perfect judge of the mask alone,
+# blind to the class as the scorer is, would rank by)
 RANKINGS = (('scores', 'classification'), ('mask_scores', 'final'),
-            ('oracle', 'oracle (true IoU)'))
+            ('mask_oracle', 'true IoU, any class'), ('oracle',
+                                                     'true IoU, its class'))
 
 
 def ranking_ap(ann_file: str, img_ids: Sequence[int], dets: list,
@@ -244,7 +249,7 @@ def format_rank_report(report: dict) -> str:
     lines = ['mask AP of the same masks ranked by:']
     for field, name in RANKINGS:
         if f'rank_ap_{field}' in report:
-            lines.append(f'  {name:<20}{report[f"rank_ap_{field}"]:6.1f}')
+            lines.append(f'  {name:<22}{report[f"rank_ap_{field}"]:6.1f}')
     return '\n'.join(lines)
 
 
@@ -368,9 +373,13 @@ def detections(pred, gt_masks: torch.Tensor, gt_labels: torch.Tensor,
     masks = pred.masks.bool()
     if len(masks) == 0:
         return []
-    oracle = same_class_ious(masks, pred.labels, gt_masks,
-                             gt_labels).amax(1) if len(gt_masks) else \
-        masks.new_zeros(len(masks), dtype=torch.float)
+    if len(gt_masks):
+        oracle = same_class_ious(masks, pred.labels, gt_masks,
+                                 gt_labels).amax(1)
+        mask_oracle = same_class_ious(masks, pred.labels.new_zeros(
+            len(masks)), gt_masks, gt_labels.new_zeros(len(gt_masks))).amax(1)
+    else:
+        oracle = mask_oracle = masks.new_zeros(len(masks), dtype=torch.float)
     rles = mask_utils.encode(
         np.asfortranarray(masks.permute(1, 2, 0).numpy().astype(np.uint8)))
     out = []
@@ -381,7 +390,8 @@ def detections(pred, gt_masks: torch.Tensor, gt_labels: torch.Tensor,
             category_id=cat_ids[int(pred.labels[i])],
             segmentation=rle,
             scores=float(pred.scores[i]),
-            oracle=float(oracle[i]))
+            oracle=float(oracle[i]),
+            mask_oracle=float(mask_oracle[i]))
         if 'mask_scores' in pred:
             det['mask_scores'] = float(pred.mask_scores[i])
         out.append(det)
