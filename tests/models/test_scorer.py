@@ -591,7 +591,9 @@ def test_ranking_ap_by_hand(tmp_path):
     - true IoU with a GT of its class (p0 0.96, p1 0.72, p2 0): p0 first,
       AP 1 at every threshold, mean 50;
     - true IoU with a GT of any class (p2 1.0, p0 0.96, p1): the
-      wrong-class p2 first, AP 1/2 at every threshold, mean 25."""
+      wrong-class p2 first, AP 1/2 at every threshold, mean 25;
+    - class score times that (p1 0.648, p0 0.288, p2 0.1): the class
+      score's order, mean 37.5."""
     import json
     tool = load_tool('analysis_tools/score_quality')
     gt = torch.zeros(2, 20, 20, dtype=torch.bool)
@@ -636,8 +638,10 @@ def test_ranking_ap_by_hand(tmp_path):
     report = tool.rank_report(ann_file, [7], dets)
     assert report == pytest.approx(
         dict(
-            rank_ap_scores=37.5, rank_ap_oracle=50.0,
-            rank_ap_mask_oracle=25.0))
+            rank_ap_scores=37.5,
+            rank_ap_oracle=50.0,
+            rank_ap_mask_oracle=25.0,
+            rank_ap_cls_mask_oracle=37.5))
     assert math.isnan(tool.ranking_ap(ann_file, [7], [], 'scores'))
 
 

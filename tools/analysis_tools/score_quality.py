@@ -23,7 +23,8 @@ mask by its true IoU with the best GT of its class (0 for the unmatched):
 what re-ranking alone can gain, and how much of it Eq. (2) takes, on a
 given data set; and by the true IoU with the best GT of any class, the
 ranking of a perfect judge of the mask that cannot tell the class (as the
-scorer cannot).
+scorer cannot), alone and times the class score (Eq. (2) with such a judge
+as its scorer).
 """
 
 import argparse
@@ -200,10 +201,12 @@ def format_report(report: dict) -> str:
 # --rank-ap: ranking name -> the prediction field it ranks by ('oracle': the
 # true mask IoU with the best GT of the prediction's class; 'mask_oracle':
 # with the best GT of any class, what a perfect judge of the mask alone,
-# blind to the class as the scorer is, would rank by)
+# blind to the class as the scorer is, would rank by; 'cls_mask_oracle':
+# the class score times that, Eq. (2) with such a judge as the scorer)
 RANKINGS = (('scores', 'classification'), ('mask_scores', 'final'),
-            ('mask_oracle', 'true IoU, any class'), ('oracle',
-                                                     'true IoU, its class'))
+            ('mask_oracle', 'true IoU, any class'), ('cls_mask_oracle',
+                                                     'class x true IoU, any'),
+            ('oracle', 'true IoU, its class'))
 
 
 def ranking_ap(ann_file: str, img_ids: Sequence[int], dets: list,
@@ -391,7 +394,8 @@ def detections(pred, gt_masks: torch.Tensor, gt_labels: torch.Tensor,
             segmentation=rle,
             scores=float(pred.scores[i]),
             oracle=float(oracle[i]),
-            mask_oracle=float(mask_oracle[i]))
+            mask_oracle=float(mask_oracle[i]),
+            cls_mask_oracle=float(pred.scores[i] * mask_oracle[i]))
         if 'mask_scores' in pred:
             det['mask_scores'] = float(pred.mask_scores[i])
         out.append(det)
