@@ -642,7 +642,9 @@ def test_ranking_ap_by_hand(tmp_path):
             rank_ap_oracle=50.0,
             rank_ap_mask_oracle=25.0,
             rank_ap_cls_mask_oracle=37.5))
-    assert math.isnan(tool.ranking_ap(ann_file, [7], [], 'scores'))
+    assert tool.rank_report(ann_file, [7], []) == {}
+    from pycocotools.coco import COCO
+    assert math.isnan(tool.ranking_ap(COCO(ann_file), [7], [], 'scores'))
 
 
 def test_loss_by_hand_with_constant_predictions():

@@ -209,21 +209,22 @@ RANKINGS = (('scores', 'classification'), ('mask_scores', 'final'),
             ('oracle', 'true IoU, its class'))
 
 
-def ranking_ap(ann_file: str, img_ids: Sequence[int], dets: list,
-               field: str) -> float:
-    """Mask AP (AP@[.5:.95], COCO's segm evaluation on ``img_ids``) of
-    ``dets`` (dicts with ``image_id``, ``category_id``, ``segmentation``
-    (RLE) and a score per ranking) ranked by ``dets[i][field]``; NaN
-    without detections."""
+def _quiet():
+    """pycocotools prints every step; the report says what matters."""
     import contextlib
     import io
+    return contextlib.redirect_stdout(io.StringIO())
 
-    from pycocotools.coco import COCO
+
+def ranking_ap(gt, img_ids: Sequence[int], dets: list, field: str) -> float:
+    """Mask AP (AP@[.5:.95], COCO's segm evaluation on ``img_ids`` against
+    the pycocotools ``COCO`` ``gt``) of ``dets`` (dicts with ``image_id``,
+    ``category_id``, ``segmentation`` (RLE) and a score per ranking) ranked
+    by ``dets[i][field]``; NaN without detections."""
     from pycocotools.cocoeval import COCOeval
     if not dets:
         return float('nan')
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(ann_file)
+    with _quiet():
         res = gt.loadRes([
             dict(
                 image_id=d['image_id'],
@@ -241,10 +242,15 @@ def ranking_ap(ann_file: str, img_ids: Sequence[int], dets: list,
 
 def rank_report(ann_file: str, img_ids: Sequence[int], dets: list) -> dict:
     """``{rank_ap_<field>: mask AP in points}`` for each of
-    :data:`RANKINGS` the detections carry."""
+    :data:`RANKINGS` the detections carry (the annotations read once)."""
+    from pycocotools.coco import COCO
+    if not dets:
+        return {}
+    with _quiet():
+        gt = COCO(ann_file)
     return {
-        f'rank_ap_{field}': 100 * ranking_ap(ann_file, img_ids, dets, field)
-        for field, _ in RANKINGS if dets and field in dets[0]
+        f'rank_ap_{field}': 100 * ranking_ap(gt, img_ids, dets, field)
+        for field, _ in RANKINGS if field in dets[0]
     }
 
 
@@ -331,8 +337,9 @@ def run(cfg: Config,
             sample = model.test_step(pseudo_collate([dataset[idx]]))[0]
         pred = sample.pred_instances
         num_predictions += len(pred)
+        info = dataset.get_data_info(idx)
         gt_masks, gt_labels = gt_at_original_size(
-            dataset.get_data_info(idx), sample.metainfo['ori_shape'][:2])
+            info, sample.metainfo['ori_shape'][:2])
         matched, ious, dices = match_predictions(pred.masks.bool(),
                                                  pred.labels, pred.bboxes,
                                                  gt_masks, gt_labels)
@@ -351,18 +358,14 @@ def run(cfg: Config,
             if field in pred:
                 collected[field] += pred[field][matched].tolist()
         if rank_ap:
-            info = dataset.get_data_info(idx)
             img_ids.append(info['img_id'])
             dets += detections(pred, gt_masks, gt_labels, info['img_id'],
                                dataset.cat_ids)
     report = summarize(collected)
     report.update(num_images=total, num_predictions=num_predictions)
     if rank_ap:
-        report.update(
-            rank_report(
-                cfg.test_evaluator[0].ann_file if isinstance(
-                    cfg.test_evaluator, list) else cfg.test_evaluator.ann_file,
-                img_ids, dets))
+        # the annotations of the images predicted on (data_root joined)
+        report.update(rank_report(dataset.ann_file, img_ids, dets))
     if frames:
         report['frame_study'] = frame_study(collected, frames)
     return report
