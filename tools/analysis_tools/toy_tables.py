@@ -176,7 +176,8 @@ def main(argv=None):
             try:
                 ok &= evaluate_missing(rows, args.runs_dir, args.seeds,
                                        args.val_images, args.jobs,
-                                       args.val_seed, args.preset)
+                                       args.val_seed, args.preset,
+                                       args.threads)
             except ValueError as e:
                 print(f'error: {e}', file=sys.stderr)
                 return 2

@@ -432,7 +432,7 @@ def test_val_seed_scores_and_tables_the_held_out_split(tables, tmp_path,
                         lambda root, settings: made.append((root, settings)))
 
     def score(config, run_dir, num_images, seed, options, threads):
-        calls.append((osp.basename(run_dir), seed, options[0]))
+        calls.append((osp.basename(run_dir), seed, options[0], threads))
         fake_score(
             run_dir,
             num_images,
@@ -446,9 +446,11 @@ def test_val_seed_scores_and_tables_the_held_out_split(tables, tmp_path,
     assert tables.main([
         '3', '--rows', 'B2Inst-YOLACT', '--seeds', '0', '1', '--runs-dir',
         runs, '--out-dir',
-        str(out), '--val-images', '6', '--val-seed', '7', '--jobs', '1'
+        str(out), '--val-images', '6', '--val-seed', '7', '--jobs', '1',
+        '--threads', '3'
     ]) == 0
     assert len(calls) == 4 and {c[1] for c in calls} == {7}
+    assert {c[3] for c in calls} == {3}  # --threads reaches the scorers
     assert {
         c[2]
         for c in calls

@@ -179,11 +179,13 @@ def evaluate_missing(rows,
                      num_images: int,
                      jobs: int,
                      val_seed=None,
-                     preset=None) -> bool:
+                     preset=None,
+                     threads=None) -> bool:
     """Score every finished, current run of ``rows`` without a score on the
     val split extended to ``num_images`` images (drawn with generator seed
     ``val_seed`` if given; of generator ``preset`` if given; generated
-    first if needed), ``jobs`` at a time; returns whether all succeeded."""
+    first if needed), ``jobs`` at a time (``threads`` each, default: the
+    cores split between them); returns whether all succeeded."""
     from mmb2inst.datasets import ensure_toy_dataset
     todo, seen, sets = [], set(), {}
     for row in rows:
@@ -203,7 +205,7 @@ def evaluate_missing(rows,
                 sets[data_root] = settings
     for data_root, settings in sets.items():  # once, before the jobs start
         ensure_toy_dataset(osp.join(ROOT, data_root), settings)
-    threads = threads_per_run(jobs)
+    threads = threads_per_run(jobs, threads)
     with ThreadPoolExecutor(jobs) as pool:
         results = list(
             pool.map(lambda job: _evaluate_one(*job, threads), todo))
