@@ -11,6 +11,7 @@ _base_ = [
 # YOLACT's loss scale: ../_base_/models/b2inst_yolact_boundary.py.
 model = dict(
     type='B2InstYOLACT',
+    bbox_head=dict(type='B2InstYOLACTHead'),
     mask_head=dict(
         type='B2InstYOLACTProtonet', boundary={{_base_.yolact_boundary}}))
 # Pictures (test --show-dir, validation drawing) get a third panel: the

@@ -93,6 +93,7 @@ ADDED = {
 # state them: compared through the built model's state-dict shapes instead.
 DERIVED = {
     'YOLACTHead': ('num_protos', ),
+    'B2InstYOLACTHead': ('num_protos', ),
     'YOLACTProtonet': ('num_protos', ),
     'B2InstYOLACTProtonet': ('num_protos', ),
     'BlendMaskBboxHead': ('num_bases', 'attn_size'),
@@ -193,6 +194,10 @@ def intended(old_name: str, section: str, old, new):
         old['mask_head']['boundary'].update(
             init_cfg=[dict(type='Kaiming', layer='Conv2d'), xavier],
             loss_boundary=dict(loss_weight=4.))
+    if section == 'model' and old_name.startswith('b2inst_yolact/'):
+        # Issue 36: mmdet's YOLACTHead as B2InstYOLACTHead (the same layers;
+        # its K + 1 coefficient conv runs channels-last at CPU inference).
+        old['bbox_head']['type'] = 'B2InstYOLACTHead'
     if section == 'model' and old_name.startswith(
             'b2inst_blendmask/') and old['mask_head'].get('boundary'):
         # Issue 13, item 4: at COCO size B2Inst-BlendMask's boundary loss

@@ -58,6 +58,39 @@ def test_identical_to_mmdet_yolact_with_boundary_off():
             assert torch.equal(a[key], b[key]), key
 
 
+@pytest.mark.parametrize('num_protos', [32, 33])
+def test_b2inst_head_is_mmdets_yolact_head(num_protos):
+    """B2InstYOLACTHead: mmdet's YOLACTHead's parameters and outputs; at
+    CPU inference its coefficient conv runs channels-last (to float
+    rounding), in training mmdet's forward itself."""
+    head_cfg = copy.deepcopy(Config.fromfile(TOY_YOLACT).model.bbox_head)
+    head_cfg.num_protos = num_protos
+    torch.manual_seed(0)
+    theirs = MODELS.build(head_cfg)
+    ours = MODELS.build(dict(head_cfg, type='B2InstYOLACTHead'))
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    for conv in (theirs.conv_coeff, ours.conv_coeff):
+        torch.nn.init.normal_(conv.weight, std=0.05)
+        torch.nn.init.normal_(conv.bias, std=0.1)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    feats = tuple(
+        torch.randn(2, head_cfg.in_channels, s, s) for s in (16, 8, 4))
+    for mode in ('train', 'eval'):
+        getattr(theirs, mode)()
+        getattr(ours, mode)()
+        with torch.no_grad():
+            expected, got = theirs(feats), ours(feats)
+        for a_levels, b_levels in zip(expected, got):
+            for a, b in zip(a_levels, b_levels):
+                assert a.shape == b.shape
+                if mode == 'train':
+                    assert torch.equal(a, b)
+                else:
+                    torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+    coeffs = got[2][0]
+    assert coeffs.shape[1] == 3 * num_protos and coeffs.abs().max() > 0.1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('config', TOY_DESIGNS, ids=osp.basename)
 def test_design_trains_and_predicts(config):
@@ -185,6 +218,21 @@ def test_default_boundary_is_one_more_output_channel():
         [torch.rand(2, 4, 4, 4),
          torch.rand(2, 4, 2, 2)])
     assert feat.shape == (2, 16, 8, 8) and logits.shape == (2, 1, 8, 8)
+    # the predictor runs as a matrix product: the 1x1 conv's logits, and
+    # its gradients
+    for module, channels in ((single, 16), (multi, 8)):
+        torch.nn.init.normal_(module.boundary_pred.bias)
+        x = torch.randn(2, channels, 5, 7, requires_grad=True)
+        conv = module.boundary_pred(x)
+        logits = module.predict_logits(x)
+        torch.testing.assert_close(logits, conv, rtol=0, atol=1e-6)
+        grad = torch.randn_like(conv)
+        expected = torch.autograd.grad(conv, x, grad)[0]
+        torch.testing.assert_close(
+            torch.autograd.grad(logits, x, grad)[0],
+            expected,
+            rtol=0,
+            atol=1e-6)
 
 
 @pytest.mark.parametrize('form', ['probability', 'logits', 'affine'])
