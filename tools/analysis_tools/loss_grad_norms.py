@@ -64,9 +64,10 @@ def loss_grad_norms(model: torch.nn.Module,
             lambda module, args, out: captured.update(feats=out))
     ]
     if boundary is not None and boundary.supervision == 'global':
+        # BoundaryBasis.forward returns (basis features, boundary logits)
         hooks.append(
-            boundary.boundary_pred.register_forward_hook(
-                lambda module, args, out: captured.update(logits=out)))
+            boundary.register_forward_hook(
+                lambda module, args, out: captured.update(logits=out[1])))
     try:
         losses = model.loss(data['inputs'], data['data_samples'])
     finally:

@@ -55,7 +55,7 @@ def test_norms_and_boundary_terms_on_blendmask(tool):
         for t in ('bce', 'dice', 'crisp')) * (1 + 1e-6)
     assert all(v[1] > 0 for v in norms.values())
     # The forward hook is gone afterwards.
-    assert not model.mask_head.boundary.boundary_pred._forward_hooks
+    assert not model.mask_head.boundary._forward_hooks
 
 
 @pytest.mark.slow
